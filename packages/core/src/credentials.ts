@@ -1,0 +1,89 @@
+/**
+ * Credentials: one generation of an account's tokens. Generation numbers start at 1 for the first login and go up by
+ * one with every refresh, login or import (I2). The whole record is a secret: it only ever lives behind the secret
+ * store port. What may be shown or logged about it is {@link describeCredentials}.
+ */
+import { Schema } from "effect";
+import { fingerprint } from "./fingerprint.ts";
+
+/** The stored form of one generation of credentials (schema version 1). */
+export const Credentials = Schema.Struct({
+  version: Schema.Literal(1),
+  account: Schema.String,
+  generation: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)),
+  accessToken: Schema.NonEmptyString,
+  refreshToken: Schema.optionalKey(Schema.NonEmptyString),
+  tokenType: Schema.String,
+  /** Milliseconds since the epoch at which the access token expires. */
+  expiresAt: Schema.Finite,
+  /** Milliseconds since the epoch at which this generation was obtained. */
+  obtainedAt: Schema.Finite,
+  scope: Schema.optionalKey(Schema.String),
+  issuer: Schema.String,
+  clientId: Schema.String,
+});
+export type Credentials = typeof Credentials.Type;
+
+/** A token endpoint's successful answer, already validated by the adapter that received it. */
+export interface TokenSet {
+  readonly accessToken: string;
+  readonly refreshToken: string | undefined;
+  readonly tokenType: string;
+  /** Lifetime in seconds, when the server said. */
+  readonly expiresIn: number | undefined;
+  readonly scope: string | undefined;
+}
+
+/** What can be said about credentials in the open: fingerprints and times, never token values. */
+export interface CredentialsSummary {
+  readonly generation: number;
+  readonly accessFp: string;
+  readonly refreshFp: string | undefined;
+  readonly expiresAt: number;
+  readonly obtainedAt: number;
+  readonly scope: string | undefined;
+}
+
+export const describeCredentials = (credentials: Credentials): CredentialsSummary => ({
+  generation: credentials.generation,
+  accessFp: fingerprint(credentials.accessToken),
+  refreshFp: credentials.refreshToken === undefined ? undefined : fingerprint(credentials.refreshToken),
+  expiresAt: credentials.expiresAt,
+  obtainedAt: credentials.obtainedAt,
+  scope: credentials.scope,
+});
+
+/** Default lifetime assumed when a server omits `expires_in` (RFC 6749 §5.1 makes it RECOMMENDED, not required). */
+export const DEFAULT_LIFETIME_SECONDS = 3600;
+
+/**
+ * The next generation built from a refresh answer. A response without a refresh token keeps the old one (I10), and
+ * a response without a scope keeps the granted scope (RFC 6749 §5.1: scope is omitted when unchanged).
+ */
+export const nextGeneration = (previous: Credentials, tokens: TokenSet, now: number): Credentials => {
+  const refreshToken = tokens.refreshToken ?? previous.refreshToken;
+  const scope = tokens.scope ?? previous.scope;
+  return {
+    version: 1,
+    account: previous.account,
+    generation: previous.generation + 1,
+    accessToken: tokens.accessToken,
+    ...(refreshToken === undefined ? {} : { refreshToken }),
+    tokenType: tokens.tokenType,
+    expiresAt: now + (tokens.expiresIn ?? DEFAULT_LIFETIME_SECONDS) * 1000,
+    obtainedAt: now,
+    ...(scope === undefined ? {} : { scope }),
+    issuer: previous.issuer,
+    clientId: previous.clientId,
+  };
+};
+
+/**
+ * Whether `granted` asks for anything beyond `requested` (space-separated scope lists, RFC 6749 §3.3). A refresh
+ * must never widen scope (I10).
+ */
+export const widensScope = (requested: string | undefined, granted: string | undefined): boolean => {
+  if (granted === undefined || requested === undefined) return false;
+  const allowed = new Set(requested.split(" ").filter((s) => s.length > 0));
+  return granted.split(" ").some((s) => s.length > 0 && !allowed.has(s));
+};

@@ -1,0 +1,264 @@
+/**
+ * The account lifecycle as an XState machine, and the pure `replay` fold over an account's event stream.
+ *
+ * States: `unauthenticated` → `active` (`valid` | `expiring` | `expired`, chosen from the token's times) →
+ * `refreshing` → back to `active`, or `inDoubt` (a presented claim without an answer, I9) or `revoked` (login needed).
+ * The machine has no timers and reads no clock: every stored event carries its own `at`, and callers who want the
+ * state "now" fold one extra `clock.tick` event carrying the current time. `replay(events)` therefore gives the same
+ * answer in the running system, in `baton replay` and in the tests.
+ */
+import { assign, initialTransition, setup, transition } from "xstate";
+import type { AccountEvent } from "./events.ts";
+import { DEFAULT_THRESHOLD_MS, freshness } from "./policy.ts";
+
+/** A synthetic, never-stored event that moves the machine's notion of "now". */
+export interface ClockTick {
+  readonly type: "clock.tick";
+  readonly at: number;
+}
+export type LifecycleEvent = AccountEvent | ClockTick;
+
+export interface ClaimInfo {
+  readonly generation: number;
+  readonly attempt: number;
+  readonly host: string;
+  readonly pid: number;
+  readonly at: number;
+}
+
+export interface LifecycleContext {
+  readonly thresholdMs: number;
+  /** The time of the latest event folded (events are time as data). */
+  readonly now: number;
+  /** 0 before the first credentials. */
+  readonly generation: number;
+  readonly accessFp: string | undefined;
+  readonly refreshFp: string | undefined;
+  readonly obtainedAt: number;
+  readonly expiresAt: number;
+  readonly scope: string | undefined;
+  readonly lastRefreshAt: number | undefined;
+  readonly lastError: { readonly reason: string; readonly at: number } | undefined;
+  readonly claim: ClaimInfo | undefined;
+  readonly inDoubt: ClaimInfo | undefined;
+  readonly revokedReason: "invalid_grant" | "in-doubt" | undefined;
+  readonly lastSeq: number;
+}
+
+export interface LifecycleInput {
+  readonly thresholdMs?: number;
+}
+
+export const lifecycleMachine = setup({
+  types: {
+    context: {} as LifecycleContext,
+    events: {} as LifecycleEvent,
+    input: {} as LifecycleInput,
+  },
+  guards: {
+    isExpired: ({ context }) => freshness(context, context.now, context.thresholdMs) === "expired",
+    isExpiring: ({ context }) => freshness(context, context.now, context.thresholdMs) === "expiring",
+    isNewer: ({ context, event }) => event.type === "credentials.stored" && event.generation > context.generation,
+  },
+  actions: {
+    advance: assign(({ context, event }) => ({
+      now: event.at,
+      lastSeq: event.type === "clock.tick" ? context.lastSeq : event.seq,
+    })),
+    store: assign(({ context, event }) => {
+      if (event.type !== "credentials.stored") return {};
+      return {
+        now: event.at,
+        lastSeq: event.seq,
+        generation: event.generation,
+        accessFp: event.accessFp,
+        refreshFp: event.refreshFp ?? context.refreshFp,
+        obtainedAt: event.at,
+        expiresAt: event.expiresAt,
+        scope: event.scope ?? context.scope,
+        lastRefreshAt: event.source === "refresh" ? event.at : context.lastRefreshAt,
+        lastError: undefined,
+        claim: undefined,
+        inDoubt: undefined,
+        revokedReason: undefined,
+      };
+    }),
+    claim: assign(({ event }) =>
+      event.type === "refresh.claimed"
+        ? {
+            now: event.at,
+            lastSeq: event.seq,
+            claim: {
+              generation: event.generation,
+              attempt: event.attempt,
+              host: event.host,
+              pid: event.pid,
+              at: event.at,
+            },
+          }
+        : {},
+    ),
+    fail: assign(({ event }) =>
+      event.type === "refresh.failed"
+        ? { now: event.at, lastSeq: event.seq, claim: undefined, lastError: { reason: event.reason, at: event.at } }
+        : {},
+    ),
+    reject: assign(({ event }) =>
+      event.type === "refresh.rejected"
+        ? {
+            now: event.at,
+            lastSeq: event.seq,
+            claim: undefined,
+            revokedReason: "invalid_grant" as const,
+            lastError: { reason: event.error, at: event.at },
+          }
+        : {},
+    ),
+    doubt: assign(({ event }) =>
+      event.type === "refresh.in-doubt"
+        ? {
+            now: event.at,
+            lastSeq: event.seq,
+            claim: undefined,
+            inDoubt: { generation: event.generation, attempt: event.attempt, ...event.claimant },
+            lastError: { reason: "in-doubt", at: event.at },
+          }
+        : {},
+    ),
+    revoke: assign(({ event }) =>
+      event.type === "account.revoked"
+        ? { now: event.at, lastSeq: event.seq, claim: undefined, revokedReason: event.reason }
+        : {},
+    ),
+    clear: assign(({ event }) =>
+      event.type === "account.logged-out"
+        ? {
+            now: event.at,
+            lastSeq: event.seq,
+            accessFp: undefined,
+            refreshFp: undefined,
+            claim: undefined,
+            inDoubt: undefined,
+            revokedReason: undefined,
+            lastError: undefined,
+          }
+        : {},
+    ),
+  },
+}).createMachine({
+  id: "account",
+  context: ({ input }) => ({
+    thresholdMs: input.thresholdMs ?? DEFAULT_THRESHOLD_MS,
+    now: 0,
+    generation: 0,
+    accessFp: undefined,
+    refreshFp: undefined,
+    obtainedAt: 0,
+    expiresAt: 0,
+    scope: undefined,
+    lastRefreshAt: undefined,
+    lastError: undefined,
+    claim: undefined,
+    inDoubt: undefined,
+    revokedReason: undefined,
+    lastSeq: 0,
+  }),
+  initial: "unauthenticated",
+  on: {
+    "account.logged-out": { target: ".unauthenticated", actions: "clear" },
+    "lock.waited": { actions: "advance" },
+    "log.repaired": { actions: "advance" },
+    "clock.tick": { actions: "advance" },
+  },
+  states: {
+    unauthenticated: {
+      on: { "credentials.stored": { target: "active", actions: "store" } },
+    },
+    active: {
+      initial: "hub",
+      states: {
+        hub: {
+          always: [
+            { guard: "isExpired", target: "expired" },
+            { guard: "isExpiring", target: "expiring" },
+            { target: "valid" },
+          ],
+        },
+        valid: {},
+        expiring: {},
+        expired: {},
+      },
+      on: {
+        "clock.tick": { target: ".hub", actions: "advance" },
+        "credentials.stored": { guard: "isNewer", target: ".hub", actions: "store" },
+        "refresh.claimed": { target: "refreshing", actions: "claim" },
+        "refresh.failed": { target: ".hub", actions: "fail" },
+        "refresh.rejected": { target: "revoked", actions: "reject" },
+        "refresh.in-doubt": { target: "inDoubt", actions: "doubt" },
+        "account.revoked": { target: "revoked", actions: "revoke" },
+      },
+    },
+    refreshing: {
+      on: {
+        "credentials.stored": { guard: "isNewer", target: "active", actions: "store" },
+        "refresh.claimed": { actions: "claim" },
+        "refresh.failed": { target: "active", actions: "fail" },
+        "refresh.rejected": { target: "revoked", actions: "reject" },
+        "refresh.in-doubt": { target: "inDoubt", actions: "doubt" },
+        "account.revoked": { target: "revoked", actions: "revoke" },
+      },
+    },
+    inDoubt: {
+      on: {
+        "credentials.stored": { guard: "isNewer", target: "active", actions: "store" },
+        "refresh.claimed": { target: "refreshing", actions: "claim" },
+        "refresh.rejected": { target: "revoked", actions: "reject" },
+        "account.revoked": { target: "revoked", actions: "revoke" },
+      },
+    },
+    revoked: {
+      on: {
+        "credentials.stored": { guard: "isNewer", target: "active", actions: "store" },
+      },
+    },
+  },
+});
+
+export type LifecycleSnapshot = ReturnType<typeof initialTransition<typeof lifecycleMachine>>[0];
+
+/** The user-facing name of a lifecycle state. */
+export type LifecycleState =
+  | "unauthenticated"
+  | "valid"
+  | "expiring"
+  | "expired"
+  | "refreshing"
+  | "inDoubt"
+  | "revoked";
+
+/** The initial snapshot (no events). */
+export const initialSnapshot = (input: LifecycleInput = {}): LifecycleSnapshot =>
+  initialTransition(lifecycleMachine, input)[0];
+
+/** One pure step: the snapshot after `event`. Actions are assignments only, so nothing is left to execute. */
+export const step = (snapshot: LifecycleSnapshot, event: LifecycleEvent): LifecycleSnapshot =>
+  transition(lifecycleMachine, snapshot, event)[0];
+
+/** The pure fold of an event stream; optionally evaluated at `now` (a clock tick folded last). */
+export const replay = (
+  events: Iterable<AccountEvent>,
+  options: LifecycleInput & { readonly now?: number } = {},
+): LifecycleSnapshot => {
+  let snapshot = initialSnapshot(options);
+  for (const event of events) snapshot = step(snapshot, event);
+  if (options.now !== undefined) snapshot = step(snapshot, { type: "clock.tick", at: options.now });
+  return snapshot;
+};
+
+/** The flat state name of a snapshot. */
+export const stateName = (snapshot: LifecycleSnapshot): LifecycleState => {
+  const value = snapshot.value as string | { readonly active?: string };
+  if (typeof value === "string") return value as LifecycleState;
+  const inner = value.active;
+  return inner === "hub" || inner === undefined ? "valid" : (inner as LifecycleState);
+};

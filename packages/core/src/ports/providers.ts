@@ -1,0 +1,24 @@
+/**
+ * Port: the provider registry as the protocol needs it — which issuer and client an account's tokens belong to, and
+ * the provider's profile (grace window for in-doubt retries). Adapters read it from the config file in BATON_HOME.
+ */
+import { Context, type Effect } from "effect";
+import type { NotFound } from "../errors.ts";
+
+export interface ProviderProfile {
+  readonly name: string;
+  readonly issuer: string;
+  readonly clientId: string;
+  readonly scope: string | undefined;
+  /** Seconds during which one retry of an in-doubt generation is allowed (I1's only exception). Default 0. */
+  readonly graceWindowSeconds: number;
+  readonly deviceOnly: boolean;
+}
+
+export interface ProviderDirectoryShape {
+  readonly get: (name: string) => Effect.Effect<ProviderProfile, NotFound>;
+}
+
+export class ProviderDirectory extends Context.Service<ProviderDirectory, ProviderDirectoryShape>()(
+  "@baton/core/ProviderDirectory",
+) {}

@@ -1,0 +1,39 @@
+/**
+ * Port: where credentials (secrets) live — the OS keychain, a 0600 file, or memory. One record per account holding
+ * the current generation. Every write is compare-and-set on the generation the writer read (I2) and durable before it
+ * returns (I3). Nothing here ever blanks a record as a side effect of a failure (I4); `remove` is for logout only.
+ */
+import { Context, Data, type Effect } from "effect";
+import type { AccountRef } from "../account.ts";
+import type { Credentials } from "../credentials.ts";
+import type { StoreFailure } from "../errors.ts";
+
+/** The stored generation was not the one the writer expected: someone else wrote first. */
+export class GenerationConflict extends Data.TaggedError("GenerationConflict")<{
+  readonly account: string;
+  readonly expected: number;
+  readonly found: number;
+}> {}
+
+export type StorageKind = "keychain" | "file" | "memory";
+
+export interface SecretStoreShape {
+  readonly kind: StorageKind;
+  /** The account's current credentials, or `undefined` when none are stored. */
+  readonly read: (account: AccountRef) => Effect.Effect<Credentials | undefined, StoreFailure>;
+  /**
+   * Stores `next` if the stored generation is `expectedGeneration` (0: nothing stored). Durable on success.
+   * Fails with {@link GenerationConflict} when another generation is stored, and never overwrites a newer one.
+   */
+  readonly write: (
+    account: AccountRef,
+    next: Credentials,
+    expectedGeneration: number,
+  ) => Effect.Effect<void, StoreFailure | GenerationConflict>;
+  /** Removes the account's secrets (logout). */
+  readonly remove: (account: AccountRef) => Effect.Effect<void, StoreFailure>;
+  /** Every account that has secrets. */
+  readonly list: () => Effect.Effect<ReadonlyArray<AccountRef>, StoreFailure>;
+}
+
+export class SecretStore extends Context.Service<SecretStore, SecretStoreShape>()("@baton/core/SecretStore") {}

@@ -1,0 +1,46 @@
+/**
+ * Writing events: fills in `at` (from Effect's Clock), `host` and `pid` (from HostIdentity), and appends through the
+ * event store. Also the mapping of store failures to the errors a host sees.
+ */
+import { Clock, Effect } from "effect";
+import type { AccountRef } from "../account.ts";
+import { accountKey } from "../account.ts";
+import { LoginRequired, Retryable, type StoreFailure } from "../errors.ts";
+import type { AccountEvent, NewAccountEvent } from "../events.ts";
+import { EventStore } from "../ports/event-store.ts";
+import { HostIdentity } from "../ports/host.ts";
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** An event as the protocol describes it: without envelope fields. */
+export type EventPayload = DistributiveOmit<NewAccountEvent, "v" | "at" | "host" | "pid">;
+
+export const record = (account: AccountRef, ...payloads: ReadonlyArray<EventPayload>) =>
+  Effect.gen(function* () {
+    const events = yield* EventStore;
+    const host = yield* HostIdentity;
+    const at = yield* Clock.currentTimeMillis;
+    const stamped = payloads.map(
+      (payload) => ({ ...payload, v: 1, at, host: host.host, pid: host.pid }) as NewAccountEvent,
+    );
+    return yield* events.append(account, stamped).pipe(Effect.mapError((failure) => storeToBaton(account, failure)));
+  });
+
+export const readEvents = (
+  account: AccountRef,
+): Effect.Effect<ReadonlyArray<AccountEvent>, Retryable | LoginRequired, EventStore> =>
+  EventStore.use((events) => events.read(account).pipe(Effect.mapError((failure) => storeToBaton(account, failure))));
+
+/** A store failure as a host sees it: corruption needs the user (the record was moved aside), the rest is retryable. */
+export const storeToBaton = (account: AccountRef, failure: StoreFailure): Retryable | LoginRequired =>
+  failure.reason === "corrupt"
+    ? new LoginRequired({
+        account: accountKey(account),
+        reason: "no-credentials",
+        message: `${failure.message}; run \`baton doctor\` for recovery, or log in again`,
+      })
+    : new Retryable({
+        account: accountKey(account),
+        reason: "store-unavailable",
+        message: failure.message,
+      });

@@ -1,0 +1,359 @@
+/**
+ * The refresh protocol of SPEC §3 as an Effect program: given an account and what the caller already holds, obtain
+ * credentials that are fresh, refreshing at most once per generation across every process sharing the stores.
+ *
+ *   3. re-read the store (a sibling may have refreshed: adopt) → 4. take the lock, waiting on change notifications
+ *   while serving a still-valid token → 5. re-read under the lock, take the exclusive claim for generation g →
+ *   6. present, persist g+1 compare-and-set, record events → 7. classify failures (invalid_grant → I4; not processed →
+ *   release the claim, keep the token, back off; in doubt → I9).
+ *
+ * docs/refresh-protocol.md explains each step and the failure it prevents.
+ */
+import { Clock, Effect, Result } from "effect";
+import { type AccountRef, accountKey } from "../account.ts";
+import { type Credentials, describeCredentials, nextGeneration, widensScope } from "../credentials.ts";
+import { InvalidInput, LoginRequired, type NotFound, Retryable, type TokenEndpointFailure } from "../errors.ts";
+import { replay, stateName } from "../lifecycle.ts";
+import { freshness } from "../policy.ts";
+import { ClaimStore } from "../ports/claim-store.ts";
+import type { EventStore } from "../ports/event-store.ts";
+import { HostIdentity } from "../ports/host.ts";
+import { AccountLock } from "../ports/lock.ts";
+import { ProviderDirectory, type ProviderProfile } from "../ports/providers.ts";
+import { SecretStore } from "../ports/secret-store.ts";
+import { TokenEndpoint } from "../ports/token-endpoint.ts";
+import { decideClaim } from "./claims.ts";
+import { readEvents, record, storeToBaton } from "./journal.ts";
+import { persistNext } from "./persist.ts";
+import { ProtocolHooks, ProtocolVariant, RefreshSettings } from "./settings.ts";
+
+export interface RefreshOptions {
+  /** Refresh even if the stored token is fresh (`baton refresh`), unless a sibling already did since `known`. */
+  readonly force: boolean;
+  /** The generation the caller holds, if any: anything newer in the store is adopted instead of refreshing. */
+  readonly known: Credentials | undefined;
+}
+
+const readSecrets = (account: AccountRef) =>
+  SecretStore.use((store) => store.read(account).pipe(Effect.mapError((failure) => storeToBaton(account, failure))));
+
+/** Fresh enough to hand out without a refresh. */
+const usable = (credentials: Credentials, now: number, thresholdMs: number) =>
+  freshness(credentials, now, thresholdMs) === "fresh";
+
+const noCredentials = (account: AccountRef) =>
+  new LoginRequired({
+    account: accountKey(account),
+    reason: "no-credentials",
+    message: `no credentials for ${accountKey(account)}; run \`baton login ${accountKey(account)}\``,
+  });
+
+/** Obtains fresh credentials for `account` under the protocol. */
+export const refreshAccount = Effect.fnUntraced(function* (account: AccountRef, options: RefreshOptions) {
+  const settings = yield* RefreshSettings;
+  const profile = yield* ProviderDirectory.use((providers) => providers.get(account.provider));
+  // A forced refresh is satisfied by a generation newer than the one the caller held (or, holding none, newer than
+  // the one first read here): a sibling rotated since the request began.
+  const start = yield* Clock.currentTimeMillis;
+
+  // Step 3: re-read the store; a sibling may already have refreshed.
+  const before = yield* readSecrets(account);
+  if (before === undefined) return yield* noCredentials(account);
+  const baseline = options.known?.generation ?? before.generation;
+  if (usable(before, start, settings.thresholdMs) && (!options.force || before.generation > baseline)) return before;
+
+  // Step 4: take the lock, waiting on change notifications (I6).
+  const lock = yield* AccountLock;
+  return yield* Effect.scoped(
+    Effect.gen(function* () {
+      const watcher = yield* lock
+        .watch(account)
+        .pipe(Effect.mapError((e) => retryable(account, "store-unavailable", e.message)));
+      let waited = false;
+      while (true) {
+        const lease = yield* lock
+          .tryAcquire(account)
+          .pipe(Effect.mapError((e) => retryable(account, "store-unavailable", e.message)));
+        if (lease !== undefined) {
+          yield* Effect.addFinalizer(() => lease.release);
+          break;
+        }
+        waited = true;
+        const now = yield* Clock.currentTimeMillis;
+        const current = yield* readSecrets(account);
+        if (
+          current !== undefined &&
+          current.generation > before.generation &&
+          freshness(current, now, settings.thresholdMs) !== "expired"
+        ) {
+          return current;
+        }
+        // Keep serving a still-valid token while the holder refreshes.
+        if (!options.force && current !== undefined && freshness(current, now, settings.thresholdMs) === "expiring") {
+          return current;
+        }
+        const remaining = start + settings.lockWaitMs - now;
+        if (remaining <= 0) {
+          return yield* retryable(
+            account,
+            "lock-timeout",
+            `another process has held the lock of ${accountKey(account)} for ${Math.round(settings.lockWaitMs / 1000)} s; try again`,
+          );
+        }
+        yield* watcher.next(Math.min(settings.watchFallbackMs, remaining));
+      }
+      if (waited) {
+        const now = yield* Clock.currentTimeMillis;
+        yield* record(account, { type: "lock.waited", waitedMs: now - start });
+      }
+      return yield* underLock(account, profile, options, before);
+    }),
+  );
+});
+
+const retryable = (account: AccountRef, reason: Retryable["reason"], message: string, retryAfterMs?: number) =>
+  new Retryable({
+    account: accountKey(account),
+    reason,
+    message,
+    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+  });
+
+/** Step 5 onwards, holding the lock. */
+const underLock = Effect.fnUntraced(function* (
+  account: AccountRef,
+  profile: ProviderProfile,
+  options: RefreshOptions,
+  before: Credentials,
+) {
+  const settings = yield* RefreshSettings;
+  const hooks = yield* ProtocolHooks;
+  const variant = yield* ProtocolVariant;
+  const host = yield* HostIdentity;
+  const claims = yield* ClaimStore;
+  const key = accountKey(account);
+  yield* hooks.at("locked", account);
+
+  const now = yield* Clock.currentTimeMillis;
+  const current = variant.skipRereadUnderLock ? before : yield* readSecrets(account);
+  if (current === undefined) return yield* noCredentials(account);
+  if (current.generation > before.generation && usable(current, now, settings.thresholdMs)) return current;
+  if (!options.force && usable(current, now, settings.thresholdMs)) return current;
+  if (options.force && current.generation > (options.known?.generation ?? before.generation)) return current;
+
+  const snapshot = replay(yield* readEvents(account), { now, thresholdMs: settings.thresholdMs });
+  if (stateName(snapshot) === "revoked" && snapshot.context.generation >= current.generation) {
+    return yield* new LoginRequired({
+      account: key,
+      reason: snapshot.context.revokedReason === "in-doubt" ? "in-doubt" : "revoked",
+      message: `${key} was revoked (${snapshot.context.revokedReason ?? "invalid_grant"}); run \`baton login ${key}\``,
+    });
+  }
+  if (current.refreshToken === undefined) {
+    return yield* new LoginRequired({
+      account: key,
+      reason: "no-refresh-token",
+      message: `${key} has no refresh token; run \`baton login ${key}\``,
+    });
+  }
+
+  const g = current.generation;
+  const storeError = (failure: { readonly message: string }) =>
+    retryable(account, "store-unavailable", failure.message);
+  const existing = variant.skipClaim ? [] : yield* claims.list(account, g).pipe(Effect.mapError(storeError));
+  const decision = yield* decideClaim(existing, now, settings.remoteInFlightMs);
+  let attempt: number;
+  switch (decision.kind) {
+    case "in-flight":
+      return yield* retryable(
+        account,
+        "in-flight-elsewhere",
+        `process ${decision.claim.claimant.pid} on ${decision.claim.claimant.host} is refreshing ${key}; try again`,
+      );
+    case "in-doubt": {
+      // In doubt means "a presented claim for g and no g+1": confirm there is still no g+1 (another holder may have
+      // stored it since we read).
+      const latest = yield* readSecrets(account);
+      if (latest !== undefined && latest.generation > g) return latest;
+      const seen = snapshot.context.inDoubt;
+      if (seen?.generation !== g || seen.attempt !== decision.claim.attempt) {
+        yield* record(account, {
+          type: "refresh.in-doubt",
+          generation: g,
+          attempt: decision.claim.attempt,
+          claimant: decision.claim.claimant,
+        });
+      }
+      const graceMs = profile.graceWindowSeconds * 1000;
+      if (!(graceMs > 0 && decision.presented === 1 && now - decision.claim.claimant.at <= graceMs)) {
+        return yield* revokeInDoubt(account, g, decision.claim.claimant);
+      }
+      attempt = decision.attempt;
+      break;
+    }
+    case "present":
+      attempt = decision.attempt;
+  }
+  return yield* present(account, profile, current, attempt, host, decision.kind === "in-doubt");
+});
+
+const revokeInDoubt = (account: AccountRef, generation: number, claimant: { host: string; pid: number; at: number }) =>
+  Effect.gen(function* () {
+    yield* record(account, { type: "account.revoked", generation, reason: "in-doubt" });
+    const key = accountKey(account);
+    return yield* new LoginRequired({
+      account: key,
+      reason: "in-doubt",
+      message:
+        `the refresh of ${key} generation ${generation} by process ${claimant.pid} on ${claimant.host} ` +
+        `(${new Date(claimant.at).toISOString()}) was sent but its answer was never stored; the provider allows no ` +
+        `retry, so run \`baton login ${key}\``,
+    });
+  });
+
+/** Claim, present, persist; classify the outcome. */
+const present = Effect.fnUntraced(function* (
+  account: AccountRef,
+  profile: ProviderProfile,
+  current: Credentials,
+  attempt: number,
+  host: HostIdentity["Service"],
+  /** This presentation is already the one retry of an in-doubt generation. */
+  isRetry: boolean,
+): Effect.fn.Return<
+  Credentials,
+  LoginRequired | Retryable | InvalidInput | NotFound,
+  SecretStore | ClaimStore | TokenEndpoint | HostIdentity | EventStore
+> {
+  const hooks = yield* ProtocolHooks;
+  const variant = yield* ProtocolVariant;
+  const claims = yield* ClaimStore;
+  const endpoint = yield* TokenEndpoint;
+  const g = current.generation;
+  const key = accountKey(account);
+  const storeError = (failure: { readonly message: string }) =>
+    retryable(account, "store-unavailable", failure.message);
+
+  const claimedAt = yield* Clock.currentTimeMillis;
+  if (!variant.skipClaim) {
+    const won = yield* claims
+      .claim(account, g, attempt, { host: host.host, pid: host.pid, at: claimedAt })
+      .pipe(Effect.mapError(storeError));
+    if (!won) return yield* retryable(account, "in-flight-elsewhere", `another process claimed ${key} generation ${g}`);
+  }
+  yield* record(account, { type: "refresh.claimed", generation: g, attempt });
+  yield* hooks.at("claimed", account);
+  if (!variant.skipClaim) yield* claims.markPresenting(account, g, attempt).pipe(Effect.mapError(storeError));
+  yield* hooks.at("presenting", account);
+
+  const answer = yield* Effect.result(
+    endpoint.refresh({
+      account,
+      issuer: profile.issuer,
+      clientId: profile.clientId,
+      refreshToken: current.refreshToken ?? "",
+      scope: current.scope,
+    }),
+  );
+  yield* hooks.at("answered", account);
+  const now = yield* Clock.currentTimeMillis;
+
+  if (Result.isSuccess(answer)) {
+    const tokens = answer.success;
+    if (widensScope(current.scope, tokens.scope)) {
+      // The server rotated but answered with more than was granted: refuse it (I10). The claim stays presenting,
+      // so the next process sees an in-doubt generation rather than silently accepting a wider grant.
+      return yield* new InvalidInput({
+        reason: "config",
+        message: `the provider answered ${key}'s refresh with a wider scope than granted; refused`,
+      });
+    }
+    const next = nextGeneration(current, tokens, now);
+    yield* persistNext(account, current, next);
+    const summary = describeCredentials(next);
+    yield* record(account, {
+      type: "credentials.stored",
+      generation: next.generation,
+      source: "refresh",
+      accessFp: summary.accessFp,
+      ...(summary.refreshFp === undefined ? {} : { refreshFp: summary.refreshFp }),
+      expiresAt: next.expiresAt,
+      ...(next.scope === undefined ? {} : { scope: next.scope }),
+    });
+    yield* hooks.at("persisted", account);
+    return next;
+  }
+
+  return yield* classifyFailure(account, profile, current, attempt, isRetry, answer.failure);
+});
+
+/** Step 7: what a failed presentation means for the account. */
+const classifyFailure = Effect.fnUntraced(function* (
+  account: AccountRef,
+  profile: ProviderProfile,
+  current: Credentials,
+  attempt: number,
+  isRetry: boolean,
+  failure: TokenEndpointFailure,
+) {
+  const variant = yield* ProtocolVariant;
+  const claims = yield* ClaimStore;
+  const secrets = yield* SecretStore;
+  const host = yield* HostIdentity;
+  const g = current.generation;
+  const key = accountKey(account);
+  const now = yield* Clock.currentTimeMillis;
+  const storeError = (f: { readonly message: string }) => retryable(account, "store-unavailable", f.message);
+
+  if (failure.reason === "invalid_grant") {
+    // I4: a sibling may have won; only a still-stored rejected generation means the account is lost.
+    const stored = yield* readSecrets(account);
+    if (stored !== undefined && stored.generation > g) return stored;
+    if (variant.blankOnInvalidGrant) yield* secrets.remove(account).pipe(Effect.mapError(storeError));
+    yield* record(
+      account,
+      { type: "refresh.rejected", generation: g, error: failure.error ?? "invalid_grant" },
+      { type: "account.revoked", generation: g, reason: "invalid_grant" },
+    );
+    return yield* new LoginRequired({
+      account: key,
+      reason: "revoked",
+      message: `the provider rejected ${key}'s refresh token (invalid_grant); run \`baton login ${key}\``,
+    });
+  }
+
+  if (failure.processed === "unknown") {
+    // I9: sent, no usable answer. One retry inside a grace window, else revoked with a clear message.
+    yield* record(account, {
+      type: "refresh.in-doubt",
+      generation: g,
+      attempt,
+      claimant: { host: host.host, pid: host.pid, at: now },
+    });
+    const graceMs = profile.graceWindowSeconds * 1000;
+    if (graceMs > 0 && !isRetry) return yield* present(account, profile, current, attempt + 1, host, true);
+    return yield* revokeInDoubt(account, g, { host: host.host, pid: host.pid, at: now });
+  }
+
+  // Not processed (5xx, 429, never reached) or refused without consuming the grant: the token stays good.
+  if (!variant.skipClaim) yield* claims.release(account, g, attempt, failure.reason).pipe(Effect.mapError(storeError));
+  yield* record(account, {
+    type: "refresh.failed",
+    generation: g,
+    reason: failure.reason,
+    ...(failure.retryAfterMs === undefined ? {} : { retryAfterMs: failure.retryAfterMs }),
+  });
+  if (failure.reason === "invalid_client" || failure.reason === "oauth_error") {
+    return yield* new InvalidInput({
+      reason: "config",
+      message: `the provider refused ${key}'s refresh: ${failure.error ?? failure.reason}${failure.errorDescription ? ` (${failure.errorDescription})` : ""}`,
+    });
+  }
+  if (freshness(current, now) !== "expired") return current;
+  return yield* retryable(
+    account,
+    failure.reason === "rate_limited" ? "rate-limited" : failure.reason === "server_error" ? "server-error" : "network",
+    `refreshing ${key} failed (${failure.message}); the current token is kept, try again later`,
+    failure.retryAfterMs,
+  );
+});

@@ -1,0 +1,97 @@
+/**
+ * Storing credentials that did not come from a refresh — a login or an import — under the same rules: taken under
+ * the account lock (waiting like any follower), written compare-and-set as the next generation (I2: a new login
+ * never reuses a generation number, so old claims can never match it), durable before the event is recorded (I3).
+ */
+import { Clock, Effect } from "effect";
+import { type AccountRef, accountKey } from "../account.ts";
+import { type Credentials, DEFAULT_LIFETIME_SECONDS, describeCredentials, type TokenSet } from "../credentials.ts";
+import { Retryable } from "../errors.ts";
+import { AccountLock } from "../ports/lock.ts";
+import type { ProviderProfile } from "../ports/providers.ts";
+import { SecretStore } from "../ports/secret-store.ts";
+import { record, storeToBaton } from "./journal.ts";
+import { RefreshSettings } from "./settings.ts";
+
+/** Runs `body` holding the account's lock, waiting (on notifications) up to the configured bound. */
+export const withAccountLock = <A, E, R>(account: AccountRef, body: Effect.Effect<A, E, R>) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const lock = yield* AccountLock;
+      const settings = yield* RefreshSettings;
+      const start = yield* Clock.currentTimeMillis;
+      const lockError = (e: { readonly message: string }) =>
+        new Retryable({ account: accountKey(account), reason: "store-unavailable", message: e.message });
+      const watcher = yield* lock.watch(account).pipe(Effect.mapError(lockError));
+      while (true) {
+        const lease = yield* lock.tryAcquire(account).pipe(Effect.mapError(lockError));
+        if (lease !== undefined) {
+          yield* Effect.addFinalizer(() => lease.release);
+          break;
+        }
+        const now = yield* Clock.currentTimeMillis;
+        if (now - start >= settings.lockWaitMs) {
+          return yield* new Retryable({
+            account: accountKey(account),
+            reason: "lock-timeout",
+            message: `timed out waiting for the lock of ${accountKey(account)}`,
+          });
+        }
+        yield* watcher.next(Math.min(settings.watchFallbackMs, settings.lockWaitMs - (now - start)));
+      }
+      return yield* body;
+    }),
+  );
+
+export const storeNewCredentials = (
+  account: AccountRef,
+  profile: ProviderProfile,
+  tokens: TokenSet,
+  source: "login" | "import",
+  expiresAtOverride?: number,
+) =>
+  withAccountLock(
+    account,
+    Effect.gen(function* () {
+      const store = yield* SecretStore;
+      const now = yield* Clock.currentTimeMillis;
+      const current = yield* store.read(account).pipe(Effect.mapError((f) => storeToBaton(account, f)));
+      const generation = (current?.generation ?? 0) + 1;
+      const scope = tokens.scope ?? profile.scope;
+      const next: Credentials = {
+        version: 1,
+        account: accountKey(account),
+        generation,
+        accessToken: tokens.accessToken,
+        ...(tokens.refreshToken === undefined ? {} : { refreshToken: tokens.refreshToken }),
+        tokenType: tokens.tokenType,
+        expiresAt: expiresAtOverride ?? now + (tokens.expiresIn ?? DEFAULT_LIFETIME_SECONDS) * 1000,
+        obtainedAt: now,
+        ...(scope === undefined ? {} : { scope }),
+        issuer: profile.issuer,
+        clientId: profile.clientId,
+      };
+      yield* store.write(account, next, current?.generation ?? 0).pipe(
+        Effect.mapError((f) =>
+          f._tag === "GenerationConflict"
+            ? new Retryable({
+                account: accountKey(account),
+                reason: "store-unavailable",
+                message: "the store changed while logging in; try again",
+              })
+            : storeToBaton(account, f),
+        ),
+      );
+      const summary = describeCredentials(next);
+      yield* record(account, {
+        type: "credentials.stored",
+        generation,
+        source,
+        accessFp: summary.accessFp,
+        ...(summary.refreshFp === undefined ? {} : { refreshFp: summary.refreshFp }),
+        expiresAt: next.expiresAt,
+        ...(next.scope === undefined ? {} : { scope: next.scope }),
+      });
+      return next;
+    }),
+  );

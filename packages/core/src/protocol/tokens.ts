@@ -1,0 +1,116 @@
+/**
+ * The application service a host talks to: `accessToken(account)` returns a fresh access token, from the in-process
+ * cache when it is fresh (step 1, no I/O), else through one in-process flight per account (step 2) running the
+ * cross-process refresh protocol. `refresh(account)` forces a rotation (still under the protocol). Every credentials
+ * change seen by this process is published to subscribers as a secret-free summary.
+ */
+import { Clock, Context, Deferred, Effect, Layer, PubSub } from "effect";
+import { type AccountRef, accountKey } from "../account.ts";
+import { type Credentials, type CredentialsSummary, describeCredentials } from "../credentials.ts";
+import type { BatonError } from "../errors.ts";
+import { freshness } from "../policy.ts";
+import type { ClaimStore } from "../ports/claim-store.ts";
+import type { EventStore } from "../ports/event-store.ts";
+import type { HostIdentity } from "../ports/host.ts";
+import type { AccountLock } from "../ports/lock.ts";
+import type { ProviderDirectory } from "../ports/providers.ts";
+import type { SecretStore } from "../ports/secret-store.ts";
+import type { TokenEndpoint } from "../ports/token-endpoint.ts";
+import { refreshAccount } from "./refresh.ts";
+import { RefreshSettings } from "./settings.ts";
+
+export type ProtocolServices =
+  | SecretStore
+  | EventStore
+  | AccountLock
+  | ClaimStore
+  | TokenEndpoint
+  | HostIdentity
+  | ProviderDirectory;
+
+/** A secret-free notice that this process now holds a different generation of an account. */
+export interface CredentialsChanged {
+  readonly account: string;
+  readonly summary: CredentialsSummary;
+  /** "refreshed" when this process rotated it, "adopted" when it came from the store. */
+  readonly how: "refreshed" | "adopted";
+}
+
+export interface TokensShape {
+  readonly accessToken: (account: AccountRef) => Effect.Effect<string, BatonError>;
+  readonly credentials: (account: AccountRef) => Effect.Effect<Credentials, BatonError>;
+  readonly refresh: (account: AccountRef) => Effect.Effect<Credentials, BatonError>;
+  /** The cached credentials, without I/O (for hosts' synchronous fast paths). */
+  readonly peek: (account: AccountRef) => Credentials | undefined;
+  readonly changes: PubSub.PubSub<CredentialsChanged>;
+}
+
+export class Tokens extends Context.Service<Tokens, TokensShape>()("@baton/core/Tokens") {}
+
+export const make = Effect.gen(function* () {
+  const context = yield* Effect.context<ProtocolServices>();
+  const cache = new Map<string, Credentials>();
+  const flights = new Map<string, Deferred.Deferred<Credentials, BatonError>>();
+  const changes = yield* PubSub.unbounded<CredentialsChanged>();
+
+  const remember = (account: AccountRef, next: Credentials) =>
+    Effect.gen(function* () {
+      const key = accountKey(account);
+      const previous = cache.get(key);
+      if (
+        previous !== undefined &&
+        previous.generation >= next.generation &&
+        previous.accessToken === next.accessToken
+      ) {
+        return next;
+      }
+      cache.set(key, next);
+      const how: CredentialsChanged["how"] =
+        next.obtainedAt >= (previous?.obtainedAt ?? 0) && previous?.generation === next.generation - 1
+          ? "refreshed"
+          : "adopted";
+      yield* PubSub.publish(changes, { account: key, summary: describeCredentials(next), how });
+      return next;
+    });
+
+  /** One flight per account in this process; later callers join it (step 2). */
+  const flight = (account: AccountRef, force: boolean): Effect.Effect<Credentials, BatonError> =>
+    Effect.suspend(() => {
+      const key = accountKey(account);
+      const running = flights.get(key);
+      if (running !== undefined) return Deferred.await(running);
+      const deferred = Deferred.makeUnsafe<Credentials, BatonError>();
+      flights.set(key, deferred);
+      return refreshAccount(account, { force, known: cache.get(key) }).pipe(
+        Effect.flatMap((next) => remember(account, next)),
+        Effect.provideContext(context),
+        Effect.onExit((exit) =>
+          Effect.sync(() => {
+            flights.delete(key);
+            Deferred.doneUnsafe(deferred, exit);
+          }),
+        ),
+      ) as Effect.Effect<Credentials, BatonError>;
+    });
+
+  const credentials = (account: AccountRef): Effect.Effect<Credentials, BatonError> =>
+    Effect.gen(function* () {
+      const settings = yield* RefreshSettings;
+      const cached = cache.get(accountKey(account));
+      if (cached !== undefined) {
+        const now = yield* Clock.currentTimeMillis;
+        if (freshness(cached, now, settings.thresholdMs) === "fresh") return cached;
+      }
+      return yield* flight(account, false);
+    });
+
+  return Tokens.of({
+    credentials,
+    accessToken: (account) => Effect.map(credentials(account), (c) => c.accessToken),
+    refresh: (account) => flight(account, true),
+    peek: (account) => cache.get(accountKey(account)),
+    changes,
+  });
+});
+
+export const layer: Layer.Layer<Tokens, never, ProtocolServices> = Layer.effect(Tokens, make);

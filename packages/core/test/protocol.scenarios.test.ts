@@ -1,0 +1,196 @@
+/**
+ * The refresh protocol, one situation at a time (SPEC §3 step 7, §6): each test sets up the in-memory world, runs one
+ * or two simulated processes, and checks the outcome and the events recorded.
+ */
+import { Cause, Effect, Exit, Layer } from "effect";
+import { describe, expect, it } from "vitest";
+import {
+  type AccountRef,
+  accountKey,
+  type Credentials,
+  Memory,
+  type ProviderProfile,
+  replay,
+  stateName,
+  storeNewCredentials,
+  Tokens,
+} from "../src/index.ts";
+
+const account: AccountRef = { provider: "sim", account: "work" };
+const key = accountKey(account);
+
+const setup = async (graceWindowSeconds = 0) => {
+  const world = Memory.makeWorld();
+  const server = new Memory.SimulatedServer();
+  server.accessTtlSeconds = 3600;
+  const profile: ProviderProfile = {
+    name: "sim",
+    issuer: server.issuer,
+    clientId: "c",
+    scope: "openid",
+    graceWindowSeconds,
+    deviceOnly: false,
+  };
+  const layer = (pid: number) => Memory.processLayer(world, server, pid, { profiles: [profile] });
+  await Effect.runPromise(storeNewCredentials(account, profile, server.login("openid"), "login").pipe(Effect.provide(layer(1))));
+  const expire = () => {
+    const current = world.secrets.get(key) as Credentials;
+    world.secrets.set(key, { ...current, obtainedAt: 0, expiresAt: 1 });
+  };
+  const run = <A, E>(pid: number, f: (tokens: Tokens.TokensShape) => Effect.Effect<A, E>) =>
+    Effect.runPromiseExit(
+      Effect.gen(function* () {
+        return yield* f(yield* Tokens.Tokens);
+      }).pipe(Effect.provide(Layer.fresh(Tokens.layer).pipe(Layer.provide(layer(pid))))),
+    );
+  const events = () => world.events.get(key) ?? [];
+  return { world, server, profile, expire, run, events };
+};
+
+const errorOf = <A, E>(exit: Exit.Exit<A, E>) =>
+  Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause).pipe((o) => (o._tag === "Some" ? o.value : undefined)) : undefined;
+
+describe("refresh protocol scenarios", () => {
+  it("accessToken - should return a fresh token with no refresh", async () => {
+    const { run, server } = await setup();
+    const exit = await run(2, (t) => t.accessToken(account));
+    expect(Exit.isSuccess(exit)).toBe(true);
+    expect(server.presentations).toHaveLength(0);
+  });
+
+  it("accessToken - should refresh an expired token once and store generation 2", async () => {
+    const { run, server, world, expire, events } = await setup();
+    expire();
+    const exit = await run(2, (t) => t.accessToken(account));
+    expect(Exit.isSuccess(exit) && exit.value).toBe(world.secrets.get(key)?.accessToken);
+    expect(world.secrets.get(key)?.generation).toBe(2);
+    expect(server.presentations.map((p) => p.outcome)).toEqual(["rotated"]);
+    expect(events().map((e) => e.type)).toEqual(["credentials.stored", "refresh.claimed", "credentials.stored"]);
+  });
+
+  it("accessToken - given a sibling already refreshed, should adopt its generation without a server call", async () => {
+    const { run, server, world, expire } = await setup();
+    expire();
+    await run(2, (t) => t.accessToken(account));
+    const exit = await run(3, (t) => t.accessToken(account));
+    expect(Exit.isSuccess(exit) && exit.value).toBe(world.secrets.get(key)?.accessToken);
+    expect(server.presentations).toHaveLength(1);
+  });
+
+  it("refresh - given invalid_grant and no newer generation, should revoke and keep the last record (I4)", async () => {
+    const { run, server, world, expire, events } = await setup();
+    const before = world.secrets.get(key);
+    server.revokeFamily(1);
+    expire();
+    const exit = await run(2, (t) => t.accessToken(account));
+    expect(errorOf(exit)).toMatchObject({ _tag: "LoginRequired", reason: "revoked" });
+    expect(world.secrets.get(key)?.refreshToken).toBe(before?.refreshToken);
+    expect(stateName(replay(events()))).toBe("revoked");
+    const again = await run(3, (t) => t.accessToken(account));
+    expect(errorOf(again)).toMatchObject({ _tag: "LoginRequired", reason: "revoked" });
+    expect(server.presentations).toHaveLength(1);
+  });
+
+  it("refresh - given a 5xx, should keep the still-valid token, release the claim and succeed later", async () => {
+    const { run, server, world } = await setup();
+    let faults = 1;
+    server.nextFault = () => (faults-- > 0 ? "server-error" : "none");
+    const current = world.secrets.get(key);
+    const forced = await run(2, (t) => t.refresh(account));
+    expect(Exit.isSuccess(forced) && forced.value.generation).toBe(1);
+    expect(world.secrets.get(key)).toEqual(current);
+    const retried = await run(3, (t) => t.refresh(account));
+    expect(Exit.isSuccess(retried) && retried.value.generation).toBe(2);
+  });
+
+  it("refresh - given a 5xx on an expired token, should fail retryable, not log out", async () => {
+    const { run, server, expire } = await setup();
+    server.nextFault = () => "server-error";
+    expire();
+    const exit = await run(2, (t) => t.accessToken(account));
+    expect(errorOf(exit)).toMatchObject({ _tag: "Retryable", reason: "server-error" });
+  });
+
+  it("refresh - given the answer was lost after the server rotated, should record in doubt once and revoke (no grace)", async () => {
+    const { run, server, expire, events } = await setup();
+    let faults = 1;
+    server.nextFault = () => (faults-- > 0 ? "lost-answer" : "none");
+    expire();
+    const exit = await run(2, (t) => t.accessToken(account));
+    expect(errorOf(exit)).toMatchObject({ _tag: "LoginRequired", reason: "in-doubt" });
+    const next = await run(3, (t) => t.accessToken(account));
+    expect(errorOf(next)).toMatchObject({ _tag: "LoginRequired" });
+    expect(events().filter((e) => e.type === "refresh.in-doubt")).toHaveLength(1);
+    expect(server.presentations).toHaveLength(1);
+  });
+
+  it("refresh - given a grace window and a lost answer, should retry exactly once and recover", async () => {
+    const { run, server, world, expire } = await setup(30);
+    server.reuseGrace = true;
+    let faults = 1;
+    server.nextFault = () => (faults-- > 0 ? "lost-answer" : "none");
+    expire();
+    const exit = await run(2, (t) => t.accessToken(account));
+    expect(Exit.isSuccess(exit) && exit.value).toBe(world.secrets.get(key)?.accessToken);
+    expect(server.presentations).toHaveLength(2);
+    expect(server.revokedFamilies.size).toBe(0);
+  });
+
+  it("accessToken - given a holder killed after presenting, should find the claim in doubt (I9)", async () => {
+    const { run, world, expire, events } = await setup();
+    expire();
+    // A dead process (pid 9) left a presented claim on generation 1 and no generation 2.
+    world.claims.set(key, new Map([["1/1", { generation: 1, attempt: 1, claimant: { host: world.host, pid: 9, at: 0 }, presenting: true, released: undefined }]]));
+    const exit = await run(2, (t) => t.accessToken(account));
+    expect(errorOf(exit)).toMatchObject({ _tag: "LoginRequired", reason: "in-doubt" });
+    expect(events().find((e) => e.type === "refresh.in-doubt")).toMatchObject({ claimant: { pid: 9 } });
+  });
+
+  it("accessToken - given a holder killed before presenting, should take the next attempt and refresh once", async () => {
+    const { run, world, server, expire } = await setup();
+    expire();
+    world.claims.set(key, new Map([["1/1", { generation: 1, attempt: 1, claimant: { host: world.host, pid: 9, at: 0 }, presenting: false, released: undefined }]]));
+    const exit = await run(2, (t) => t.accessToken(account));
+    expect(Exit.isSuccess(exit)).toBe(true);
+    expect(server.presentations).toHaveLength(1);
+  });
+
+  it("accessToken - given a live claimant, should not present and fail retryable", async () => {
+    const { run, world, server, expire } = await setup();
+    expire();
+    world.alive.add(9);
+    world.claims.set(key, new Map([["1/1", { generation: 1, attempt: 1, claimant: { host: world.host, pid: 9, at: 0 }, presenting: true, released: undefined }]]));
+    const exit = await run(2, (t) => t.accessToken(account));
+    expect(errorOf(exit)).toMatchObject({ _tag: "Retryable", reason: "in-flight-elsewhere" });
+    expect(server.presentations).toHaveLength(0);
+  });
+
+  it("accessToken - given no credentials, should ask for a login", async () => {
+    const { run } = await setup();
+    const exit = await run(2, (t) => t.accessToken({ provider: "sim", account: "other" }));
+    expect(errorOf(exit)).toMatchObject({ _tag: "LoginRequired", reason: "no-credentials" });
+  });
+
+  it("accessToken - given an unknown provider, should fail not found", async () => {
+    const { run } = await setup();
+    const exit = await run(2, (t) => t.accessToken({ provider: "nope", account: "x" }));
+    expect(errorOf(exit)).toMatchObject({ _tag: "NotFound", what: "provider" });
+  });
+
+  it("refresh - should never widen scope (I10)", async () => {
+    const { run, server, world } = await setup();
+    const original = server.present.bind(server);
+    server.present = (token, _scope, pid) => original(token, "openid admin", pid);
+    const exit = await run(2, (t) => t.refresh(account));
+    expect(errorOf(exit)).toMatchObject({ _tag: "InvalidInput" });
+    expect(world.secrets.get(key)?.generation).toBe(1);
+  });
+
+  it("accessToken - with 16 in-process callers, should make one server call (single flight)", async () => {
+    const { run, server, expire } = await setup();
+    expire();
+    const exit = await run(2, (t) => Effect.all(Array.from({ length: 16 }, () => t.accessToken(account)), { concurrency: "unbounded" }));
+    expect(Exit.isSuccess(exit) && new Set(exit.value).size).toBe(1);
+    expect(server.presentations).toHaveLength(1);
+  });
+});
