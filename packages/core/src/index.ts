@@ -17,6 +17,7 @@ export * from "./ports/host.ts";
 export * from "./ports/lock.ts";
 export * from "./ports/providers.ts";
 export * from "./ports/secret-store.ts";
+export * from "./ports/sessions.ts";
 export * from "./ports/token-endpoint.ts";
 export * from "./protocol/claims.ts";
 export { record } from "./protocol/journal.ts";

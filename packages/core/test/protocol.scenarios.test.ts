@@ -32,7 +32,9 @@ const setup = async (graceWindowSeconds = 0) => {
     deviceOnly: false,
   };
   const layer = (pid: number) => Memory.processLayer(world, server, pid, { profiles: [profile] });
-  await Effect.runPromise(storeNewCredentials(account, profile, server.login("openid"), "login").pipe(Effect.provide(layer(1))));
+  await Effect.runPromise(
+    storeNewCredentials(account, profile, server.login("openid"), "login").pipe(Effect.provide(layer(1))),
+  );
   const expire = () => {
     const current = world.secrets.get(key) as Credentials;
     world.secrets.set(key, { ...current, obtainedAt: 0, expiresAt: 1 });
@@ -48,7 +50,9 @@ const setup = async (graceWindowSeconds = 0) => {
 };
 
 const errorOf = <A, E>(exit: Exit.Exit<A, E>) =>
-  Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause).pipe((o) => (o._tag === "Some" ? o.value : undefined)) : undefined;
+  Exit.isFailure(exit)
+    ? Cause.findErrorOption(exit.cause).pipe((o) => (o._tag === "Some" ? o.value : undefined))
+    : undefined;
 
 describe("refresh protocol scenarios", () => {
   it("accessToken - should return a fresh token with no refresh", async () => {
@@ -140,7 +144,21 @@ describe("refresh protocol scenarios", () => {
     const { run, world, expire, events } = await setup();
     expire();
     // A dead process (pid 9) left a presented claim on generation 1 and no generation 2.
-    world.claims.set(key, new Map([["1/1", { generation: 1, attempt: 1, claimant: { host: world.host, pid: 9, at: 0 }, presenting: true, released: undefined }]]));
+    world.claims.set(
+      key,
+      new Map([
+        [
+          "1/1",
+          {
+            generation: 1,
+            attempt: 1,
+            claimant: { host: world.host, pid: 9, at: 0 },
+            presenting: true,
+            released: undefined,
+          },
+        ],
+      ]),
+    );
     const exit = await run(2, (t) => t.accessToken(account));
     expect(errorOf(exit)).toMatchObject({ _tag: "LoginRequired", reason: "in-doubt" });
     expect(events().find((e) => e.type === "refresh.in-doubt")).toMatchObject({ claimant: { pid: 9 } });
@@ -149,7 +167,21 @@ describe("refresh protocol scenarios", () => {
   it("accessToken - given a holder killed before presenting, should take the next attempt and refresh once", async () => {
     const { run, world, server, expire } = await setup();
     expire();
-    world.claims.set(key, new Map([["1/1", { generation: 1, attempt: 1, claimant: { host: world.host, pid: 9, at: 0 }, presenting: false, released: undefined }]]));
+    world.claims.set(
+      key,
+      new Map([
+        [
+          "1/1",
+          {
+            generation: 1,
+            attempt: 1,
+            claimant: { host: world.host, pid: 9, at: 0 },
+            presenting: false,
+            released: undefined,
+          },
+        ],
+      ]),
+    );
     const exit = await run(2, (t) => t.accessToken(account));
     expect(Exit.isSuccess(exit)).toBe(true);
     expect(server.presentations).toHaveLength(1);
@@ -159,7 +191,21 @@ describe("refresh protocol scenarios", () => {
     const { run, world, server, expire } = await setup();
     expire();
     world.alive.add(9);
-    world.claims.set(key, new Map([["1/1", { generation: 1, attempt: 1, claimant: { host: world.host, pid: 9, at: 0 }, presenting: true, released: undefined }]]));
+    world.claims.set(
+      key,
+      new Map([
+        [
+          "1/1",
+          {
+            generation: 1,
+            attempt: 1,
+            claimant: { host: world.host, pid: 9, at: 0 },
+            presenting: true,
+            released: undefined,
+          },
+        ],
+      ]),
+    );
     const exit = await run(2, (t) => t.accessToken(account));
     expect(errorOf(exit)).toMatchObject({ _tag: "Retryable", reason: "in-flight-elsewhere" });
     expect(server.presentations).toHaveLength(0);
@@ -189,7 +235,12 @@ describe("refresh protocol scenarios", () => {
   it("accessToken - with 16 in-process callers, should make one server call (single flight)", async () => {
     const { run, server, expire } = await setup();
     expire();
-    const exit = await run(2, (t) => Effect.all(Array.from({ length: 16 }, () => t.accessToken(account)), { concurrency: "unbounded" }));
+    const exit = await run(2, (t) =>
+      Effect.all(
+        Array.from({ length: 16 }, () => t.accessToken(account)),
+        { concurrency: "unbounded" },
+      ),
+    );
     expect(Exit.isSuccess(exit) && new Set(exit.value).size).toBe(1);
     expect(server.presentations).toHaveLength(1);
   });

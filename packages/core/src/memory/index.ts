@@ -13,6 +13,7 @@ import type { MemoryWorld } from "./world.ts";
 
 export * from "./authorization-server.ts";
 export { holdsLock } from "./lock.ts";
+export { sessionsLayer } from "./sessions.ts";
 export * from "./world.ts";
 
 export const providersLayer = (profiles: ReadonlyArray<ProviderProfile>) =>
