@@ -1,0 +1,296 @@
+/**
+ * The provider registry: `<BATON_HOME>/config.json` read and written with the care of the other stores, and the
+ * core's `ProviderDirectory` port on top of it.
+ *
+ * - Reads: a symlink at the path is refused (`InvalidInput`, nothing is followed); the file is opened `O_NOFOLLOW`,
+ *   loose permissions are repaired to 0600 with a warning (see ../file/paths.ts). Content is cached per process and
+ *   reused while the file's inode, size and mtime are unchanged (every write replaces the inode, so a rewrite within
+ *   one mtime tick is still noticed).
+ * - Writes: read → change → atomic replace (0600 temp file, fsync, rename, directory fsync) in a 0700 home. A file
+ *   that does not decode is never overwritten: every change starts by decoding the current file and stops at the
+ *   first problem. Changes are serialized within a process; two processes editing the registry at the same instant
+ *   can lose one edit (the last rename wins) — registry edits are rare, interactive commands.
+ * - Errors: malformed content and refused paths are `InvalidInput` reason "config" naming the file and the field;
+ *   I/O failures are `StoreFailure`; unknown providers are `NotFound` what "provider".
+ */
+import { constants } from "node:fs";
+import { join } from "node:path";
+import { InvalidInput, isValidName, NotFound, ProviderDirectory, type StoreFailure } from "@baton/core";
+import { Effect, Layer } from "effect";
+import { lstatOrUndefined, openSecure, replaceAtomically, runFs, secureDir, withMutex } from "../file/paths.ts";
+import {
+  type BatonConfig,
+  decodeConfigText,
+  emptyConfig,
+  encodeConfigText,
+  isAcceptableEndpoint,
+  type ProviderMetadata,
+  type StoredProvider,
+  storedProvider,
+  toProfile,
+} from "./provider-config.ts";
+
+export const CONFIG_FILE = "config.json";
+
+export type ConfigError = InvalidInput | StoreFailure;
+
+export const configPath = (home: string): string => join(home, CONFIG_FILE);
+
+interface Stamp {
+  readonly ino: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+}
+
+const cache = new Map<string, { readonly stamp: Stamp; readonly config: BatonConfig }>();
+
+const sameStamp = (a: Stamp, b: Stamp): boolean => a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs;
+
+const configProblem = (path: string, problem: string): InvalidInput =>
+  new InvalidInput({ reason: "config", message: `${path}: ${problem}` });
+
+type Read =
+  | { readonly _tag: "absent" }
+  | { readonly _tag: "refused"; readonly problem: string }
+  | { readonly _tag: "cached"; readonly config: BatonConfig }
+  | { readonly _tag: "read"; readonly stamp: Stamp; readonly text: string };
+
+const readRaw = (path: string): Effect.Effect<Read, StoreFailure> =>
+  runFs("read", path, async (warn): Promise<Read> => {
+    const link = await lstatOrUndefined(path);
+    if (link === undefined) return { _tag: "absent" };
+    if (link.isSymbolicLink()) {
+      return { _tag: "refused", problem: "is a symbolic link; baton never follows links in its home" };
+    }
+    if (!link.isFile()) return { _tag: "refused", problem: "is not a regular file" };
+    const cached = cache.get(path);
+    if (cached !== undefined && sameStamp(cached.stamp, link)) return { _tag: "cached", config: cached.config };
+    const handle = await openSecure(path, constants.O_RDONLY, warn);
+    if (handle === undefined) return { _tag: "absent" };
+    try {
+      const stats = await handle.stat();
+      const text = await handle.readFile({ encoding: "utf8" });
+      return { _tag: "read", stamp: { ino: stats.ino, size: stats.size, mtimeMs: stats.mtimeMs }, text };
+    } finally {
+      await handle.close();
+    }
+  });
+
+/** The decoded registry; an absent file is the empty registry. */
+export const loadConfig = (home: string): Effect.Effect<BatonConfig, ConfigError> => {
+  const path = configPath(home);
+  return Effect.flatMap(readRaw(path), (read): Effect.Effect<BatonConfig, ConfigError> => {
+    switch (read._tag) {
+      case "absent":
+        return Effect.succeed(emptyConfig);
+      case "refused":
+        return Effect.fail(configProblem(path, read.problem));
+      case "cached":
+        return Effect.succeed(read.config);
+      case "read": {
+        const outcome = decodeConfigText(read.text);
+        if (outcome._tag === "invalid") return Effect.fail(configProblem(path, outcome.problem));
+        cache.set(path, { stamp: read.stamp, config: outcome.config });
+        return Effect.succeed(outcome.config);
+      }
+    }
+  });
+};
+
+const writeConfig = (home: string, config: BatonConfig): Effect.Effect<void, StoreFailure> => {
+  const path = configPath(home);
+  return runFs("write", path, async (warn) => {
+    await secureDir(home, [], true, warn);
+    await replaceAtomically(path, encodeConfigText(config));
+    cache.delete(path);
+  });
+};
+
+/** Read, change, write, serialized per file within the process. `change` returning the same object skips the write. */
+const modify = <E>(
+  home: string,
+  change: (config: BatonConfig) => Effect.Effect<BatonConfig, E>,
+): Effect.Effect<BatonConfig, ConfigError | E> =>
+  withMutex(configPath(home))(
+    Effect.gen(function* () {
+      const current = yield* loadConfig(home);
+      const next = yield* change(current);
+      if (next !== current) yield* writeConfig(home, next);
+      return next;
+    }),
+  );
+
+const argument = (message: string): InvalidInput => new InvalidInput({ reason: "argument", message });
+
+const unknownProvider = (name: string): NotFound =>
+  new NotFound({
+    what: "provider",
+    name,
+    message: `no provider named "${name}"; see \`baton provider list\` or add it with \`baton provider add\``,
+  });
+
+// ------------------------------------------------------------------------------------------------------------ API
+
+export interface ProviderInput {
+  readonly name: string;
+  readonly issuer: string;
+  readonly clientId: string;
+  readonly clientSecret?: string;
+  readonly scope?: string;
+  readonly graceWindowSeconds?: number;
+  readonly deviceOnly?: boolean;
+}
+
+/** What discovery yields: the issuer exactly as the server names itself, and the endpoints. */
+export interface DiscoveredProvider {
+  readonly issuer: string;
+  readonly metadata: ProviderMetadata;
+}
+
+export type Discover = (issuer: string) => Effect.Effect<DiscoveredProvider, InvalidInput>;
+
+const validateInput = (input: ProviderInput): InvalidInput | undefined => {
+  if (!isValidName(input.name)) {
+    return argument(`"${input.name}" is not a valid provider name (letters, digits, ".", "_", "-"; at most 64)`);
+  }
+  if (URL.parse(input.issuer) === null) return argument(`--issuer: "${input.issuer}" is not a URL`);
+  if (!isAcceptableEndpoint(input.issuer)) {
+    return argument("--issuer: expected an https URL (plain http only on 127.0.0.1, localhost or [::1])");
+  }
+  if (input.clientId.length === 0) return argument("--client-id: must not be empty");
+  if (input.clientSecret !== undefined && input.clientSecret.length === 0) {
+    return argument("the client secret must not be empty");
+  }
+  const grace = input.graceWindowSeconds ?? 0;
+  if (!Number.isInteger(grace) || grace < 0 || grace > 86_400) {
+    return argument("--grace-window: expected whole seconds between 0 and 86400");
+  }
+  return undefined;
+};
+
+const normalizeScope = (scope: string | undefined): string | undefined => {
+  const parts = (scope ?? "").split(/\s+/).filter((part) => part.length > 0);
+  return parts.length === 0 ? undefined : [...new Set(parts)].join(" ");
+};
+
+/**
+ * Registers a provider: validates the input, runs `discover` on the issuer (RFC 8414 / OpenID Connect discovery)
+ * and stores the metadata it found, so later processes need no network for it. An existing name is refused.
+ */
+export const addProvider = (
+  home: string,
+  input: ProviderInput,
+  discover: Discover,
+): Effect.Effect<StoredProvider, ConfigError> =>
+  Effect.gen(function* () {
+    const invalid = validateInput(input);
+    if (invalid !== undefined) return yield* invalid;
+    const exists = (config: BatonConfig) => storedProvider(config, input.name) !== undefined;
+    const already = argument(`a provider named "${input.name}" already exists; remove it first`);
+    if (exists(yield* loadConfig(home))) return yield* already;
+    const discovered = yield* discover(input.issuer);
+    if (input.deviceOnly === true && discovered.metadata.device_authorization_endpoint === undefined) {
+      return yield* argument(
+        `--device-only: ${discovered.issuer} advertises no device_authorization_endpoint (RFC 8628 §4)`,
+      );
+    }
+    const scope = normalizeScope(input.scope);
+    const entry = {
+      issuer: discovered.issuer,
+      clientId: input.clientId,
+      ...(input.clientSecret === undefined ? {} : { clientSecret: input.clientSecret }),
+      ...(scope === undefined ? {} : { scope }),
+      graceWindowSeconds: input.graceWindowSeconds ?? 0,
+      deviceOnly: input.deviceOnly ?? false,
+      metadata: discovered.metadata,
+    };
+    yield* modify(home, (config) =>
+      exists(config)
+        ? Effect.fail(already)
+        : Effect.succeed({ ...config, providers: { ...config.providers, [input.name]: entry } }),
+    );
+    return { name: input.name, ...entry };
+  });
+
+/** Unregisters a provider and its default account. Local credentials are not touched (that is `logout`'s job). */
+export const removeProvider = (home: string, name: string): Effect.Effect<void, ConfigError | NotFound> =>
+  Effect.asVoid(
+    modify(home, (config) => {
+      if (storedProvider(config, name) === undefined) return Effect.fail(unknownProvider(name));
+      const providers = Object.fromEntries(Object.entries(config.providers).filter(([key]) => key !== name));
+      const defaults = Object.fromEntries(Object.entries(config.defaults).filter(([key]) => key !== name));
+      return Effect.succeed({ ...config, providers, defaults });
+    }),
+  );
+
+/** Every registered provider, sorted by name. Contains client secrets: show `summarize(p)`, never `p`. */
+export const listProviders = (home: string): Effect.Effect<ReadonlyArray<StoredProvider>, ConfigError> =>
+  Effect.map(loadConfig(home), (config) =>
+    Object.keys(config.providers)
+      .sort()
+      .flatMap((name) => storedProvider(config, name) ?? []),
+  );
+
+export const getProvider = (home: string, name: string): Effect.Effect<StoredProvider, ConfigError | NotFound> =>
+  Effect.flatMap(loadConfig(home), (config) => {
+    const provider = storedProvider(config, name);
+    return provider === undefined ? Effect.fail(unknownProvider(name)) : Effect.succeed(provider);
+  });
+
+/** `baton use REF`: makes `account` the default of `provider`. */
+export const setDefaultAccount = (
+  home: string,
+  provider: string,
+  account: string,
+): Effect.Effect<void, ConfigError | NotFound> =>
+  Effect.asVoid(
+    modify(home, (config): Effect.Effect<BatonConfig, NotFound | InvalidInput> => {
+      if (storedProvider(config, provider) === undefined) return Effect.fail(unknownProvider(provider));
+      if (!isValidName(account)) {
+        return Effect.fail(argument(`"${account}" is not a valid account name (letters, digits, ".", "_", "-")`));
+      }
+      if (config.defaults[provider] === account) return Effect.succeed(config);
+      return Effect.succeed({ ...config, defaults: { ...config.defaults, [provider]: account } });
+    }),
+  );
+
+/** The default account of `provider`, if one was chosen. */
+export const defaultAccount = (
+  home: string,
+  provider: string,
+): Effect.Effect<string | undefined, ConfigError | NotFound> =>
+  Effect.flatMap(loadConfig(home), (config) =>
+    storedProvider(config, provider) === undefined
+      ? Effect.fail(unknownProvider(provider))
+      : Effect.succeed(Object.hasOwn(config.defaults, provider) ? config.defaults[provider] : undefined),
+  );
+
+/**
+ * The core's `ProviderDirectory` read from `<home>/config.json`. Building the layer reads the file, so a malformed
+ * registry fails at start-up with its `InvalidInput`. Each `get` re-reads it when it changed on disk; if it has
+ * become unreadable since, the last good version is used and a warning is logged (the port can only say NotFound).
+ */
+export const layer = (home: string): Layer.Layer<ProviderDirectory, ConfigError> =>
+  Layer.effect(
+    ProviderDirectory,
+    Effect.gen(function* () {
+      let lastGood = yield* loadConfig(home);
+      const current = loadConfig(home).pipe(
+        Effect.tap((config) =>
+          Effect.sync(() => {
+            lastGood = config;
+          }),
+        ),
+        Effect.catch((error) =>
+          Effect.as(Effect.logWarning(`using the last readable provider registry: ${error.message}`), lastGood),
+        ),
+      );
+      return ProviderDirectory.of({
+        get: (name) =>
+          Effect.flatMap(current, (config) => {
+            const provider = storedProvider(config, name);
+            return provider === undefined ? Effect.fail(unknownProvider(name)) : Effect.succeed(toProfile(provider));
+          }),
+      });
+    }),
+  );

@@ -1,0 +1,153 @@
+/**
+ * The on-disk format of the event log and this process's incremental view of it. One record per line:
+ *
+ *   <8 hex of the CRC32 of the JSON bytes> <JSON of the encoded AccountEvent>\n
+ *
+ * A line is valid when its checksum, JSON and schema (`decodeAccountEvent`, so an unknown schema version is invalid)
+ * all check. {@link refreshLog} keeps, per log file, the parsed events, the highest seq, the invalid complete lines and
+ * the offset scanned so far, and reads only bytes appended since; it starts over when the inode changes, the file
+ * shrinks, it was rewritten in place (same size, other mtime) or the last scanned line's bytes differ. {@link judge}
+ * classifies the tail: clean, torn (only the last line is bad or unterminated) or corrupt (anything else).
+ */
+import type { FileHandle } from "node:fs/promises";
+import { crc32 } from "node:zlib";
+import { type AccountEvent, decodeAccountEvent, encodeAccountEvent } from "@baton/core";
+import { Exit } from "effect";
+
+/** The 8-hex CRC32 of `bytes`. */
+export const checksum = (bytes: Uint8Array): string => crc32(bytes).toString(16).padStart(8, "0");
+
+/** The log line of one encoded event (JSON never contains a raw newline). */
+export const formatLine = (event: AccountEvent): string => {
+  const json = JSON.stringify(encodeAccountEvent(event));
+  return `${checksum(Buffer.from(json, "utf8"))} ${json}\n`;
+};
+
+/** The event of one line (without its "\n"), or `undefined` when its checksum, JSON or schema is wrong. */
+export const parseLine = (line: Uint8Array): AccountEvent | undefined => {
+  if (line.length < 10 || line[8] !== 0x20) return undefined;
+  const body = line.subarray(9);
+  if (checksum(body) !== Buffer.from(line.subarray(0, 8)).toString("latin1")) return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(body).toString("utf8"));
+  } catch {
+    return undefined;
+  }
+  const decoded = decodeAccountEvent(json);
+  return Exit.isSuccess(decoded) ? decoded.value : undefined;
+};
+
+export interface Range {
+  readonly start: number;
+  readonly end: number;
+}
+
+/** What this process knows about one log file. */
+export interface LogState {
+  readonly dev: number;
+  readonly ino: number;
+  /** Size and mtime at the last look: the same size with another mtime means a rewrite in place. */
+  size: number;
+  mtimeMs: number;
+  /** Offset just after the last complete line scanned. */
+  end: number;
+  readonly events: Array<AccountEvent>;
+  maxSeq: number;
+  /** Invalid complete lines. */
+  readonly bad: Array<Range>;
+  /** The last complete line's bytes and offset, to notice a file rewritten under the same inode. */
+  lastLine: Buffer | undefined;
+  lastLineStart: number;
+  warnedBad: number;
+}
+
+const cache = new Map<string, LogState>();
+
+export const readRange = async (handle: FileHandle, start: number, length: number): Promise<Buffer> => {
+  const buffer = Buffer.alloc(length);
+  let offset = 0;
+  while (offset < length) {
+    const { bytesRead } = await handle.read(buffer, offset, length - offset, start + offset);
+    if (bytesRead === 0) break;
+    offset += bytesRead;
+  }
+  return offset === length ? buffer : buffer.subarray(0, offset);
+};
+
+/** Parses the complete lines of `chunk` (which starts at file offset `base`) into `state`. */
+const scanChunk = (state: LogState, chunk: Buffer, base: number): void => {
+  let lineStart = 0;
+  let last: Range | undefined;
+  for (let nl = chunk.indexOf(0x0a); nl >= 0; nl = chunk.indexOf(0x0a, lineStart)) {
+    const event = parseLine(chunk.subarray(lineStart, nl));
+    if (event === undefined) state.bad.push({ start: base + lineStart, end: base + nl + 1 });
+    else {
+      state.events.push(event);
+      if (event.seq > state.maxSeq) state.maxSeq = event.seq;
+    }
+    last = { start: lineStart, end: nl + 1 };
+    lineStart = nl + 1;
+  }
+  if (last !== undefined) {
+    state.lastLine = Buffer.from(chunk.subarray(last.start, last.end));
+    state.lastLineStart = base + last.start;
+    state.end = base + last.end;
+  }
+};
+
+/** Brings the cached state of `path` up to date with the file behind `handle`; returns it and the file size. */
+export const refreshLog = async (path: string, handle: FileHandle): Promise<{ state: LogState; size: number }> => {
+  const stats = await handle.stat();
+  let state = cache.get(path);
+  const stale =
+    state === undefined ||
+    state.dev !== stats.dev ||
+    state.ino !== stats.ino ||
+    stats.size < state.end ||
+    (stats.size === state.size && stats.mtimeMs !== state.mtimeMs) ||
+    (state.lastLine !== undefined &&
+      !(await readRange(handle, state.lastLineStart, state.lastLine.length)).equals(state.lastLine));
+  if (stale || state === undefined) {
+    state = {
+      dev: stats.dev,
+      ino: stats.ino,
+      size: 0,
+      mtimeMs: 0,
+      end: 0,
+      events: [],
+      maxSeq: 0,
+      bad: [],
+      lastLine: undefined,
+      lastLineStart: 0,
+      warnedBad: 0,
+    };
+    cache.set(path, state);
+  }
+  if (stats.size > state.end) scanChunk(state, await readRange(handle, state.end, stats.size - state.end), state.end);
+  state.size = stats.size;
+  state.mtimeMs = stats.mtimeMs;
+  return { state, size: stats.size };
+};
+
+export type Verdict =
+  | { readonly kind: "clean" }
+  | { readonly kind: "torn-tail"; readonly cutAt: number; readonly dropped: number; readonly partial: boolean }
+  | { readonly kind: "corrupt" };
+
+export const judge = (state: LogState, size: number): Verdict => {
+  const partial = size - state.end;
+  const [only, ...more] = state.bad;
+  if (only === undefined) {
+    return partial === 0 ? { kind: "clean" } : { kind: "torn-tail", cutAt: state.end, dropped: partial, partial: true };
+  }
+  if (more.length === 0 && partial === 0 && only.end === state.end) {
+    return { kind: "torn-tail", cutAt: only.start, dropped: only.end - only.start, partial: false };
+  }
+  return { kind: "corrupt" };
+};
+
+/** Drops what this process cached about `path` (after it changed the file other than by appending). */
+export const forgetLog = (path: string): void => {
+  cache.delete(path);
+};

@@ -1,0 +1,231 @@
+/**
+ * The file event store: `accounts/<provider>/<account>/events.log`, one checksummed JSON record per line (the format
+ * and the incremental scan are in event-log.ts).
+ *
+ * `append` (called by the protocol under the account lock) numbers the new events after the highest stored `seq`,
+ * writes all their lines in ONE `write` on an `O_APPEND` descriptor and `fdatasync`s it. Before that it validates the
+ * tail (I7):
+ * - a torn or bad LAST line (checksum, JSON, schema) is truncated away and a `log.repaired` event (reason "torn-tail",
+ *   `droppedBytes`) is written before the new events. An unterminated tail is re-checked after a short settle time so
+ *   that a line another process is writing at that instant is not mistaken for a torn one;
+ * - any other invalid line (one followed by further lines) means corruption: the whole file is copied to
+ *   `quarantine/`, the log is rewritten atomically with only its valid lines plus a `log.repaired` event (reason
+ *   "corrupt", `droppedBytes`, `quarantinedTo` relative to BATON_HOME), and a warning is logged.
+ * `read` never changes the file's content: it skips a torn tail silently and skips (with a warning) invalid middle
+ * lines. A record whose schema version this build does not know is an invalid record. Reads and appends of one file
+ * are serialized within the process; across processes appends rely on the account lock, and even without it
+ * concurrent appends never interleave (one `write` per batch on `O_APPEND`), though their seqs may then repeat.
+ *
+ * The `log.repaired` event takes `host`/`pid` from the HostIdentity service and `at` from Effect's Clock, like every
+ * other event the protocol writes.
+ */
+import { constants } from "node:fs";
+import type { FileHandle } from "node:fs/promises";
+import { join, relative } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  type AccountEvent,
+  type AccountRef,
+  EventStore,
+  type EventStoreShape,
+  encodeAccountEvent,
+  HostIdentity,
+  type NewAccountEvent,
+  type StoreFailure,
+} from "@baton/core";
+import { Clock, Effect, Layer } from "effect";
+import { forgetLog, formatLine, judge, parseLine, readRange, refreshLog } from "./event-log.ts";
+import {
+  accountParts,
+  copyToQuarantine,
+  describeAccount,
+  fsyncDir,
+  listAccounts,
+  lstatOrUndefined,
+  openSecure,
+  replaceAtomically,
+  runFs,
+  secureDir,
+  type Warn,
+  withMutex,
+} from "./paths.ts";
+
+export { checksum, formatLine, parseLine } from "./event-log.ts";
+
+export const EVENTS_FILE = "events.log";
+/** How long an unterminated last line must stay unchanged before it counts as torn. */
+export const TORN_TAIL_SETTLE_MS = 20;
+
+export interface FileEventStoreOptions {
+  /** BATON_HOME. */
+  readonly home: string;
+}
+
+/** Stamps for the `log.repaired` event. */
+interface Stamp {
+  readonly at: number;
+  readonly host: string;
+  readonly pid: number;
+}
+
+/** Rewrites a corrupt log with its valid lines plus a `log.repaired` event; returns the warning to log. */
+const rewriteCorrupt = async (home: string, path: string, account: AccountRef, stamp: Stamp, warn: Warn) => {
+  const quarantined = await copyToQuarantine(home, path, account, warn);
+  const handle = await openSecure(path, constants.O_RDONLY, warn);
+  if (handle === undefined) return;
+  let content: Buffer;
+  try {
+    content = await readRange(handle, 0, (await handle.stat()).size);
+  } finally {
+    await handle.close();
+  }
+  const kept: Array<Buffer> = [];
+  let maxSeq = 0;
+  let bad = 0;
+  let lineStart = 0;
+  for (let nl = content.indexOf(0x0a); nl >= 0; nl = content.indexOf(0x0a, lineStart)) {
+    const event = parseLine(content.subarray(lineStart, nl));
+    if (event === undefined) bad += 1;
+    else {
+      kept.push(content.subarray(lineStart, nl + 1));
+      maxSeq = Math.max(maxSeq, event.seq);
+    }
+    lineStart = nl + 1;
+  }
+  const keptBytes = kept.reduce((sum, line) => sum + line.length, 0);
+  const repaired: AccountEvent = {
+    v: 1,
+    seq: maxSeq + 1,
+    ...stamp,
+    type: "log.repaired",
+    reason: "corrupt",
+    droppedBytes: content.length - keptBytes,
+    quarantinedTo: relative(home, quarantined),
+  };
+  await replaceAtomically(path, Buffer.concat([...kept, Buffer.from(formatLine(repaired), "utf8")]));
+  forgetLog(path);
+  warn(
+    `${path} held ${bad} corrupt record(s)${lineStart < content.length ? " and a torn tail" : ""}; ` +
+      `the whole file was copied to ${quarantined} and the log rewritten with its ${kept.length} valid record(s)`,
+  );
+};
+
+const appendToFile = async (
+  home: string,
+  account: AccountRef,
+  events: ReadonlyArray<NewAccountEvent>,
+  stamp: Stamp,
+  warn: Warn,
+): Promise<ReadonlyArray<AccountEvent>> => {
+  const dir = (await secureDir(home, accountParts(home, account), true, warn)) ?? describeAccount(home, account);
+  const path = join(dir, EVENTS_FILE);
+  const existed = (await lstatOrUndefined(path)) !== undefined;
+  const flags = constants.O_RDWR | constants.O_APPEND | constants.O_CREAT;
+  const opened = await openSecure(path, flags, warn);
+  if (opened === undefined) throw new Error(`${path} could not be opened`);
+  let handle: FileHandle = opened;
+  if (!existed) await fsyncDir(dir);
+  try {
+    const repairs: Array<NewAccountEvent> = [];
+    let { state, size } = await refreshLog(path, handle);
+    let verdict = judge(state, size);
+    if (verdict.kind === "torn-tail" && verdict.partial) {
+      // A line being written right now looks torn; a torn one stays as it is.
+      await sleep(TORN_TAIL_SETTLE_MS);
+      ({ state, size } = await refreshLog(path, handle));
+      verdict = judge(state, size);
+    }
+    if (verdict.kind === "torn-tail") {
+      await handle.truncate(verdict.cutAt);
+      forgetLog(path);
+      ({ state } = await refreshLog(path, handle));
+      repairs.push({ v: 1, ...stamp, type: "log.repaired", reason: "torn-tail", droppedBytes: verdict.dropped });
+      warn(`${path} had a torn or invalid last record; ${verdict.dropped} byte(s) truncated`);
+    } else if (verdict.kind === "corrupt") {
+      await rewriteCorrupt(home, path, account, stamp, warn);
+      await handle.close();
+      const reopened = await openSecure(path, flags, warn);
+      if (reopened === undefined) throw new Error(`${path} disappeared while it was being repaired`);
+      handle = reopened;
+      ({ state } = await refreshLog(path, handle));
+    }
+    const stored = [...repairs, ...events].map((event, i) => ({ ...event, seq: state.maxSeq + i + 1 }) as AccountEvent);
+    const bytes = Buffer.from(stored.map(formatLine).join(""), "utf8");
+    const { bytesWritten } = await handle.write(bytes, 0, bytes.length, null);
+    if (bytesWritten !== bytes.length) throw new Error(`short write (${bytesWritten} of ${bytes.length} bytes)`);
+    await handle.datasync();
+    await refreshLog(path, handle);
+    return stored.slice(repairs.length);
+  } catch (error) {
+    forgetLog(path);
+    throw error;
+  } finally {
+    await handle.close();
+  }
+};
+
+const readFromFile = async (home: string, account: AccountRef, warn: Warn): Promise<ReadonlyArray<AccountEvent>> => {
+  const dir = await secureDir(home, accountParts(home, account), false, warn);
+  if (dir === undefined) return [];
+  const path = join(dir, EVENTS_FILE);
+  const handle = await openSecure(path, constants.O_RDONLY, warn);
+  if (handle === undefined) return [];
+  try {
+    const { state } = await refreshLog(path, handle);
+    const middle = state.bad.filter((range) => range.end < state.end).length;
+    if (middle > state.warnedBad) {
+      warn(
+        `${path}: skipping ${middle} corrupt record(s); the next append moves a copy to quarantine and repairs the log`,
+      );
+      state.warnedBad = middle;
+    }
+    return state.events.slice();
+  } finally {
+    await handle.close();
+  }
+};
+
+export const make = (
+  options: FileEventStoreOptions,
+  host: { readonly host: string; readonly pid: number },
+): EventStoreShape => {
+  const { home } = options;
+  const where = (account: AccountRef) => join(describeAccount(home, account), EVENTS_FILE);
+
+  const append = (
+    account: AccountRef,
+    events: ReadonlyArray<NewAccountEvent>,
+  ): Effect.Effect<ReadonlyArray<AccountEvent>, StoreFailure> =>
+    Effect.gen(function* () {
+      if (events.length === 0) return [];
+      // A malformed event is a bug in the caller, not a storage failure.
+      yield* Effect.try({
+        try: () => events.map((event) => encodeAccountEvent({ ...event, seq: 1 } as AccountEvent)),
+        catch: (error) => error,
+      }).pipe(Effect.orDie);
+      const at = yield* Clock.currentTimeMillis;
+      return yield* runFs("append to the event log", where(account), (warn) =>
+        appendToFile(home, account, events, { at, host: host.host, pid: host.pid }, warn),
+      ).pipe(withMutex(where(account)));
+    });
+
+  const read = (account: AccountRef): Effect.Effect<ReadonlyArray<AccountEvent>, StoreFailure> =>
+    runFs("read the event log", where(account), (warn) => readFromFile(home, account, warn)).pipe(
+      withMutex(where(account)),
+    );
+
+  const accounts = (): Effect.Effect<ReadonlyArray<AccountRef>, StoreFailure> =>
+    runFs("list the accounts in", join(home, "accounts"), (warn) => listAccounts(home, EVENTS_FILE, warn));
+
+  return { append, read, accounts };
+};
+
+/** The file event store as a layer; needs HostIdentity (for the `log.repaired` event's host and pid). */
+export const layer = (options: FileEventStoreOptions): Layer.Layer<EventStore, never, HostIdentity> =>
+  Layer.effect(
+    EventStore,
+    Effect.gen(function* () {
+      const host = yield* HostIdentity;
+      return EventStore.of(make(options, host));
+    }),
+  );

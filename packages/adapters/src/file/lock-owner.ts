@@ -1,0 +1,124 @@
+/**
+ * The lock directory's contents and the recovery of a dead holder's lock. `owner.json` `{host, pid, nonce}` is
+ * written inside proper-lockfile's own `mkdir` (through its `fs` option, {@link lockFs}) so that it exists before the
+ * heartbeat's mtime is taken — any later change inside the directory would change that mtime and make proper-lockfile
+ * declare the lock compromised. Removal is recursive, since the directory is not empty. {@link recoverDeadLock}
+ * removes the lock of a holder known to be dead, serialized against other recoverers.
+ */
+import { randomBytes } from "node:crypto";
+import * as nodeFs from "node:fs";
+import { open, readFile, rename, rm, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { DIR_MODE, errorCode, FILE_MODE, LOCK_DIR, OWNER_FILE, RECOVERY_PREFIX, TOMBSTONE_PREFIX } from "./paths.ts";
+
+/** The content of `owner.json`. */
+export interface LockOwner {
+  readonly host: string;
+  readonly pid: number;
+  readonly nonce: string;
+}
+
+/** Nonces are hex: they become part of recovery marker names. */
+const NONCE = /^[0-9a-f]{8,64}$/;
+
+const parseOwner = (text: string): LockOwner | undefined => {
+  try {
+    const value: unknown = JSON.parse(text);
+    if (typeof value !== "object" || value === null) return undefined;
+    const { host, pid, nonce } = value as Record<string, unknown>;
+    if (typeof host !== "string" || typeof nonce !== "string" || !NONCE.test(nonce)) return undefined;
+    if (typeof pid !== "number" || !Number.isInteger(pid)) {
+      return undefined;
+    }
+    return { host, pid, nonce };
+  } catch {
+    return undefined;
+  }
+};
+
+/** The owner record of a lock directory, if it has a readable one (never following a link). */
+export const readOwner = async (lockDir: string): Promise<LockOwner | undefined> => {
+  try {
+    return parseOwner(
+      await readFile(join(lockDir, OWNER_FILE), {
+        encoding: "utf8",
+        flag: nodeFs.constants.O_RDONLY | nodeFs.constants.O_NOFOLLOW,
+      }),
+    );
+  } catch {
+    return undefined;
+  }
+};
+
+type Callback = (error: NodeJS.ErrnoException | null) => void;
+
+/** The `fs` given to proper-lockfile: `mkdir` also writes the owner record, removal is recursive. */
+export const lockFs = (owner: LockOwner): object => ({
+  ...nodeFs,
+  mkdir: (path: string, callback: Callback) => {
+    nodeFs.mkdir(path, DIR_MODE, (error) => {
+      if (error !== null) return callback(error);
+      const ownerPath = join(path, OWNER_FILE);
+      let created = false;
+      try {
+        nodeFs.chmodSync(path, DIR_MODE);
+        const flags =
+          nodeFs.constants.O_WRONLY | nodeFs.constants.O_CREAT | nodeFs.constants.O_EXCL | nodeFs.constants.O_NOFOLLOW;
+        const fd = nodeFs.openSync(ownerPath, flags, FILE_MODE);
+        created = true;
+        try {
+          nodeFs.fchmodSync(fd, FILE_MODE);
+          nodeFs.writeSync(fd, JSON.stringify(owner));
+        } finally {
+          nodeFs.closeSync(fd);
+        }
+        callback(null);
+      } catch (ownerError) {
+        // Undo only what is certainly ours: our owner record, then the directory if it is empty.
+        if (created) nodeFs.rmSync(ownerPath, { force: true });
+        if (errorCode(ownerError) !== "EEXIST") nodeFs.rmdir(path, () => callback(ownerError as NodeJS.ErrnoException));
+        else callback(ownerError as NodeJS.ErrnoException);
+      }
+    });
+  },
+  rmdir: (path: string, callback: Callback) => nodeFs.rm(path, { recursive: true }, callback),
+  rmdirSync: (path: string) => nodeFs.rmSync(path, { recursive: true }),
+});
+
+/**
+ * Removes the lock directory of a dead holder: "removed" by us, "gone" (another recoverer was first, so one more
+ * attempt makes sense) or "kept" (someone else is recovering it, or it is not the dead one any more).
+ *
+ * Recoverers of one dead lock are serialized by an exclusive marker `refresh.lock.recovering-<nonce>` held from
+ * before the owner is re-read until the dead directory is gone, so a late recoverer can never move a fresh lock
+ * aside. The removal itself is a rename to a unique tombstone (atomic), checked against the dead owner's nonce.
+ */
+export const recoverDeadLock = async (accountDir: string, owner: LockOwner): Promise<"removed" | "gone" | "kept"> => {
+  const lockDir = join(accountDir, LOCK_DIR);
+  const marker = join(accountDir, `${RECOVERY_PREFIX}${owner.nonce}`);
+  try {
+    await (await open(marker, "wx", FILE_MODE)).close();
+  } catch (error) {
+    if (errorCode(error) === "EEXIST") return "kept";
+    throw error;
+  }
+  try {
+    if ((await readOwner(lockDir))?.nonce !== owner.nonce) return "gone";
+    const tombstone = join(accountDir, `${TOMBSTONE_PREFIX}${owner.pid}-${randomBytes(6).toString("hex")}`);
+    try {
+      await rename(lockDir, tombstone);
+    } catch (error) {
+      if (errorCode(error) === "ENOENT") return "gone";
+      throw error;
+    }
+    if ((await readOwner(tombstone))?.nonce !== owner.nonce) {
+      // Only proper-lockfile's stale takeover can have replaced it meanwhile: give that lock back.
+      await rename(tombstone, lockDir).catch(() => undefined);
+      return "kept";
+    }
+    await rm(tombstone, { recursive: true, force: true });
+    return "removed";
+  } finally {
+    await unlink(marker).catch(() => undefined);
+  }
+};

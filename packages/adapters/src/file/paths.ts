@@ -1,0 +1,89 @@
+/**
+ * The layout of BATON_HOME, and the one import point of the file adapters' plumbing:
+ *
+ *   accounts/<provider>/<account>/secret.json   the secret record (0600)
+ *   accounts/<provider>/<account>/events.log    the event log (0600)
+ *   accounts/<provider>/<account>/claims/       claim records
+ *   accounts/<provider>/<account>/refresh.lock  proper-lockfile's lock directory
+ *   quarantine/                                 corrupt files moved aside, under timestamped names
+ *
+ * Provider and account names must match the core's safe alphabet before they become path components. This module
+ * re-exports fs-base.ts (modes, errors, `runFs`, `withMutex`), secure-fs.ts (no-symlink 0700/0600 directories and
+ * files, atomic and exclusive writes) and quarantine.ts.
+ */
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
+import type { AccountRef } from "@baton/core";
+import { FsProblem, type Warn } from "./fs-base.ts";
+import { lstatOrUndefined, secureDir } from "./secure-fs.ts";
+
+export * from "./fs-base.ts";
+export * from "./quarantine.ts";
+export * from "./secure-fs.ts";
+
+// ---------------------------------------------------------------------------------------------------------- layout
+
+/** The same alphabet as the core's account names; anything else could escape the tree. */
+const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export const isSafeName = (name: string): boolean => SAFE_NAME.test(name);
+
+/** The path parts of an account directory below BATON_HOME; throws `FsProblem` for an unsafe name. */
+export const accountParts = (home: string, ref: AccountRef): ReadonlyArray<string> => {
+  for (const name of [ref.provider, ref.account]) {
+    if (!isSafeName(name)) {
+      throw new FsProblem("permission", `refusing the unsafe account path component "${name}"`, home);
+    }
+  }
+  return ["accounts", ref.provider, ref.account];
+};
+
+/** The account directory for messages only (no validation, never throws). */
+export const describeAccount = (home: string, ref: AccountRef): string =>
+  join(home, "accounts", ref.provider, ref.account);
+
+export const accountsDir = (home: string): string => join(home, "accounts");
+export const accountDir = (home: string, ref: AccountRef): string => join(home, ...accountParts(home, ref));
+export const secretPath = (home: string, ref: AccountRef): string => join(accountDir(home, ref), "secret.json");
+export const eventsPath = (home: string, ref: AccountRef): string => join(accountDir(home, ref), "events.log");
+export const claimsDir = (home: string, ref: AccountRef): string => join(accountDir(home, ref), "claims");
+export const lockPath = (home: string, ref: AccountRef): string => join(accountDir(home, ref), "refresh.lock");
+
+/**
+ * The lock directory's name, the owner record inside it, the prefix of dead holders' lock tombstones and the prefix
+ * of the markers that serialize their recovery (all beside the lock directory, in the account directory).
+ */
+export const LOCK_DIR = "refresh.lock";
+export const OWNER_FILE = "owner.json";
+export const TOMBSTONE_PREFIX = `${LOCK_DIR}.dead-`;
+export const RECOVERY_PREFIX = `${LOCK_DIR}.recovering-`;
+export const quarantineDir = (home: string): string => join(home, "quarantine");
+// ------------------------------------------------------------------------------------------------------- listings
+
+/** Every `<provider>/<account>` directory under accounts/ that holds a regular file `fileName`. */
+export const listAccounts = async (home: string, fileName: string, warn: Warn): Promise<ReadonlyArray<AccountRef>> => {
+  const root = await secureDir(home, ["accounts"], false, warn);
+  if (root === undefined) return [];
+  const found: Array<AccountRef> = [];
+  for (const provider of (await readdir(root)).sort()) {
+    if (!isSafeName(provider)) continue;
+    const providerDir = join(root, provider);
+    const providerStats = await lstatOrUndefined(providerDir);
+    if (providerStats === undefined || !providerStats.isDirectory()) {
+      if (providerStats?.isSymbolicLink() === true) warn(`ignoring ${providerDir}: it is a symbolic link`);
+      continue;
+    }
+    for (const account of (await readdir(providerDir)).sort()) {
+      if (!isSafeName(account)) continue;
+      const dir = join(providerDir, account);
+      const dirStats = await lstatOrUndefined(dir);
+      if (dirStats === undefined || !dirStats.isDirectory()) {
+        if (dirStats?.isSymbolicLink() === true) warn(`ignoring ${dir}: it is a symbolic link`);
+        continue;
+      }
+      const file = await lstatOrUndefined(join(dir, fileName));
+      if (file?.isFile() === true) found.push({ provider, account });
+    }
+  }
+  return found;
+};

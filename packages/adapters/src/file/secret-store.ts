@@ -1,0 +1,162 @@
+/**
+ * The file secret store (kind "file"): one 0600 JSON record per account at
+ * `accounts/<provider>/<account>/secret.json`, holding the current generation of its credentials.
+ *
+ * - Writes are compare-and-set on the generation (I2): the current record is read, the write fails with
+ *   `GenerationConflict` unless its generation is the expected one and the new generation is higher, then the file is
+ *   replaced atomically (temp file + fsync + rename + directory fsync, I3). A kill at any point leaves the old or the
+ *   new record, never a torn one. The check-and-replace is atomic within a process (a per-file mutex); across
+ *   processes it relies on the protocol, which writes only while holding the account lock and the generation's claim.
+ * - Reads decode with the `Credentials` schema. A record that is not JSON or fails the schema is moved (renamed, bytes
+ *   kept) into `quarantine/` and reported as `StoreFailure` reason `corrupt`, naming the file, the problem and where it
+ *   went (I4: nothing is blanked). Messages never contain file contents.
+ * - Symlinks at any store path are refused; loose permissions are repaired with a warning (see paths.ts).
+ */
+import { constants } from "node:fs";
+import { unlink } from "node:fs/promises";
+import { join } from "node:path";
+import {
+  type AccountRef,
+  accountKey,
+  Credentials,
+  GenerationConflict,
+  SecretStore,
+  type SecretStoreShape,
+  type StoreFailure,
+} from "@baton/core";
+import { Cause, Effect, Exit, Layer, Schema } from "effect";
+import {
+  accountParts,
+  describeAccount,
+  FsProblem,
+  fsyncDir,
+  listAccounts,
+  lstatOrUndefined,
+  moveToQuarantine,
+  openSecure,
+  replaceAtomically,
+  runFs,
+  secureDir,
+  type Warn,
+  type WriteFaults,
+  withMutex,
+} from "./paths.ts";
+
+export const SECRET_FILE = "secret.json";
+
+export interface FileSecretStoreOptions {
+  /** BATON_HOME. */
+  readonly home: string;
+  /** Test hooks: e.g. `beforeRename` may throw an ENOSPC-like error to show the old record survives. */
+  readonly faults?: WriteFaults;
+}
+
+const decodeCredentials = Schema.decodeUnknownExit(Credentials);
+
+/** Why `bytes` is not a valid record, or the credentials. Never quotes the bytes (they are secrets). */
+const parseRecord = (bytes: Buffer): { readonly ok: Credentials } | { readonly problem: string } => {
+  let json: unknown;
+  try {
+    json = JSON.parse(bytes.toString("utf8"));
+  } catch {
+    return { problem: "is not valid JSON" };
+  }
+  const decoded = decodeCredentials(json);
+  if (Exit.isSuccess(decoded)) return { ok: decoded.value };
+  const error = Cause.squash(decoded.cause);
+  const detail = error instanceof Error ? error.message.replace(/\s*\n\s*/g, " ") : "schema mismatch";
+  return { problem: `does not match the credentials schema (${detail})` };
+};
+
+/**
+ * Reads the record of `account`, quarantining a corrupt one (then throwing `corrupt`). Retries when the file was
+ * replaced between the read and the quarantine (a concurrent writer's good record is never moved aside).
+ */
+export const readSecretFile = async (
+  home: string,
+  account: AccountRef,
+  warn: Warn,
+): Promise<Credentials | undefined> => {
+  const dir = await secureDir(home, accountParts(home, account), false, warn);
+  if (dir === undefined) return undefined;
+  const path = join(dir, SECRET_FILE);
+  for (let round = 0; round < 3; round++) {
+    const handle = await openSecure(path, constants.O_RDONLY, warn);
+    if (handle === undefined) return undefined;
+    let bytes: Buffer;
+    let ino: number;
+    try {
+      ino = (await handle.stat()).ino;
+      bytes = await handle.readFile();
+    } finally {
+      await handle.close();
+    }
+    const parsed = parseRecord(bytes);
+    if ("ok" in parsed) return parsed.ok;
+    const movedTo = await moveToQuarantine(home, path, account, ino, warn);
+    if (movedTo === undefined) continue;
+    throw new FsProblem(
+      "corrupt",
+      `the secret record ${path} ${parsed.problem}; it was moved to ${movedTo} with its bytes intact` +
+        " (run `baton doctor` for recovery, or log in again)",
+      path,
+    );
+  }
+  throw new FsProblem("io", `${path} kept changing while it was being read`, path);
+};
+
+export const make = (options: FileSecretStoreOptions): SecretStoreShape => {
+  const { home } = options;
+  const where = (account: AccountRef) => join(describeAccount(home, account), SECRET_FILE);
+
+  const read = (account: AccountRef): Effect.Effect<Credentials | undefined, StoreFailure> =>
+    runFs("read the secret record", where(account), (warn) => readSecretFile(home, account, warn));
+
+  const write = (
+    account: AccountRef,
+    next: Credentials,
+    expectedGeneration: number,
+  ): Effect.Effect<void, StoreFailure | GenerationConflict> =>
+    runFs("write the secret record", where(account), async (warn) => {
+      const dir = await secureDir(home, accountParts(home, account), true, warn);
+      const current = await readSecretFile(home, account, warn);
+      const found = current?.generation ?? 0;
+      if (found !== expectedGeneration || next.generation <= found) return found;
+      await replaceAtomically(
+        join(dir ?? describeAccount(home, account), SECRET_FILE),
+        JSON.stringify(next),
+        options.faults,
+      );
+      return undefined;
+    }).pipe(
+      Effect.flatMap((found) =>
+        found === undefined
+          ? Effect.void
+          : Effect.fail(new GenerationConflict({ account: accountKey(account), expected: expectedGeneration, found })),
+      ),
+      withMutex(where(account)),
+    );
+
+  const remove = (account: AccountRef): Effect.Effect<void, StoreFailure> =>
+    runFs("remove the secret record", where(account), async (warn) => {
+      const dir = await secureDir(home, accountParts(home, account), false, warn);
+      if (dir === undefined) return;
+      const path = join(dir, SECRET_FILE);
+      const stats = await lstatOrUndefined(path);
+      if (stats === undefined) return;
+      if (stats.isSymbolicLink()) {
+        throw new FsProblem("permission", `refusing ${path}: it is a symbolic link`, path);
+      }
+      await unlink(path);
+      await fsyncDir(dir);
+    }).pipe(withMutex(where(account)));
+
+  const list = (): Effect.Effect<ReadonlyArray<AccountRef>, StoreFailure> =>
+    runFs("list the accounts in", join(home, "accounts"), (warn) => listAccounts(home, SECRET_FILE, warn));
+
+  return { kind: "file", read, write, remove, list };
+};
+
+/** The file secret store as a layer. */
+export const layer = (options: FileSecretStoreOptions): Layer.Layer<SecretStore> =>
+  Layer.succeed(SecretStore, SecretStore.of(make(options)));

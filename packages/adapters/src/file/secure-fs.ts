@@ -1,0 +1,233 @@
+/**
+ * Careful file-system primitives shared by the file adapters. Whatever the process umask, directories are 0700 and
+ * files 0600 (modes are set explicitly after creation); a pre-existing path with group/other permission bits is
+ * repaired with `chmod` and a warning. Symbolic links are never followed below BATON_HOME: every directory is
+ * `lstat`ed before use and files are opened with `O_NOFOLLOW`; a symlink at a store path is refused with
+ * `StoreFailure` reason `permission`. BATON_HOME itself may be a symlink (the user's choice of location). A residual
+ * race remains for a directory swapped for a symlink between the `lstat` and its use; only the owner of the 0700 tree
+ * (or root) can do that.
+ *
+ * Writes are durable: atomic replacement is temp file (0600, `O_EXCL|O_NOFOLLOW`) + write + fsync + rename +
+ * directory fsync; exclusive creation publishes a fully written temp file with `link(2)`.
+ */
+import { randomBytes } from "node:crypto";
+import { constants, type Stats } from "node:fs";
+import { chmod, type FileHandle, link, lstat, mkdir, open, rename, stat, unlink } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { DIR_MODE, errorCode, FILE_MODE, FsProblem, type Warn } from "./fs-base.ts";
+
+const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
+const O_NONBLOCK = constants.O_NONBLOCK ?? 0;
+const O_DIRECTORY = constants.O_DIRECTORY ?? 0;
+
+// ----------------------------------------------------------------------------------------------------- directories
+
+/** `lstat`, or `undefined` when the path does not exist. */
+export const lstatOrUndefined = async (path: string): Promise<Stats | undefined> => {
+  try {
+    return await lstat(path);
+  } catch (error) {
+    if (errorCode(error) === "ENOENT" || errorCode(error) === "ENOTDIR") return undefined;
+    throw error;
+  }
+};
+
+const symlinkRefusal = (path: string): FsProblem =>
+  new FsProblem(
+    "permission",
+    `refusing ${path}: it is a symbolic link, and baton never follows links in its store`,
+    path,
+  );
+
+/** Throws when `stats` is a symlink; repairs group/other permission bits with a warning. */
+export const checkExisting = async (path: string, stats: Stats, kind: "dir" | "file", warn: Warn): Promise<void> => {
+  if (stats.isSymbolicLink()) throw symlinkRefusal(path);
+  if (kind === "dir" ? !stats.isDirectory() : !stats.isFile()) {
+    throw new FsProblem("io", `${path} is not a ${kind === "dir" ? "directory" : "regular file"}`, path);
+  }
+  const wanted = kind === "dir" ? DIR_MODE : FILE_MODE;
+  if ((stats.mode & 0o077) !== 0) {
+    await chmod(path, wanted);
+    warn(`${path} had loose permissions ${(stats.mode & 0o777).toString(8)}; repaired to ${wanted.toString(8)}`);
+  }
+};
+
+/** Makes sure BATON_HOME exists as a 0700 directory (it may be a symlink chosen by the user). */
+const ensureHome = async (home: string, warn: Warn): Promise<void> => {
+  let stats: Stats | undefined;
+  try {
+    stats = await stat(home);
+  } catch (error) {
+    if (errorCode(error) !== "ENOENT") throw error;
+  }
+  if (stats === undefined) {
+    await mkdir(home, { recursive: true, mode: DIR_MODE });
+    await chmod(home, DIR_MODE);
+    return;
+  }
+  if (!stats.isDirectory()) throw new FsProblem("io", `BATON_HOME ${home} is not a directory`, home);
+  if ((stats.mode & 0o077) !== 0) {
+    await chmod(home, DIR_MODE);
+    warn(`${home} had loose permissions ${(stats.mode & 0o777).toString(8)}; repaired to 700`);
+  }
+};
+
+/**
+ * Walks `parts` below `home`, checking each directory (no symlinks, 0700). With `create`, missing directories are
+ * made 0700; without, a missing one returns `undefined`. Returns the full path.
+ */
+export const secureDir = async (
+  home: string,
+  parts: ReadonlyArray<string>,
+  create: boolean,
+  warn: Warn,
+): Promise<string | undefined> => {
+  if (create) await ensureHome(home, warn);
+  let current = home;
+  for (const part of parts) {
+    current = join(current, part);
+    const existing = await lstatOrUndefined(current);
+    if (existing !== undefined) {
+      await checkExisting(current, existing, "dir", warn);
+      continue;
+    }
+    if (!create) return undefined;
+    let created = true;
+    try {
+      await mkdir(current, { mode: DIR_MODE });
+    } catch (error) {
+      if (errorCode(error) !== "EEXIST") throw error;
+      created = false;
+    }
+    const made = await lstat(current);
+    if (made.isSymbolicLink()) throw symlinkRefusal(current);
+    if (!made.isDirectory()) throw new FsProblem("io", `${current} is not a directory`, current);
+    if ((made.mode & 0o777) !== DIR_MODE) await chmod(current, DIR_MODE);
+    // The new entry must survive a crash as much as the files that will be put in it.
+    if (created) await fsyncDir(dirname(current));
+  }
+  return current;
+};
+
+/** `fsync` of a directory, so that a create, rename or unlink in it is durable. */
+export const fsyncDir = async (path: string): Promise<void> => {
+  const handle = await open(path, constants.O_RDONLY | O_DIRECTORY);
+  try {
+    await handle.sync();
+  } catch (error) {
+    // Some platforms refuse fsync on directories; there is nothing more to do there.
+    const code = errorCode(error);
+    if (code !== "EINVAL" && code !== "EISDIR" && code !== "EBADF" && code !== "EPERM") throw error;
+  } finally {
+    await handle.close();
+  }
+};
+// ----------------------------------------------------------------------------------------------------------- files
+
+/**
+ * Opens an existing or new file without following a symlink; checks it is a regular file and repairs loose modes
+ * (with a warning). `undefined` when it does not exist and `flags` has no `O_CREAT`.
+ */
+export const openSecure = async (path: string, flags: number, warn: Warn): Promise<FileHandle | undefined> => {
+  let handle: FileHandle;
+  try {
+    // O_NONBLOCK: a FIFO planted at a store path must not hang the open (no effect on regular files).
+    handle = await open(path, flags | O_NOFOLLOW | O_NONBLOCK, FILE_MODE);
+  } catch (error) {
+    const code = errorCode(error);
+    if (code === "ENOENT" && (flags & constants.O_CREAT) === 0) return undefined;
+    if (code === "ELOOP" || code === "EMLINK") throw symlinkRefusal(path);
+    throw error;
+  }
+  try {
+    const stats = await handle.stat();
+    if (!stats.isFile()) throw new FsProblem("io", `${path} is not a regular file`, path);
+    if ((stats.mode & 0o777) !== FILE_MODE) {
+      await handle.chmod(FILE_MODE);
+      if ((stats.mode & 0o077) !== 0) {
+        warn(`${path} had loose permissions ${(stats.mode & 0o777).toString(8)}; repaired to 600`);
+      }
+    }
+    return handle;
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+};
+
+/** A unique sibling name for a temporary file (hidden, never matching a store name). */
+export const tempName = (path: string): string =>
+  join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`);
+
+/**
+ * Creates a new 0600 file exclusively (`O_EXCL|O_NOFOLLOW`), writes `data`, fsyncs it and closes it. If writing
+ * fails after the create, the file (ours alone) is removed again.
+ */
+export const writeNewFile = async (path: string, data: string | Uint8Array): Promise<void> => {
+  const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW, FILE_MODE);
+  try {
+    await handle.chmod(FILE_MODE);
+    await handle.writeFile(data);
+    await handle.sync();
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    await unlink(path).catch(() => undefined);
+    throw error;
+  }
+  await handle.close();
+};
+
+/** Options shared by the atomic writers: a hook tests use to inject a failure just before the rename. */
+export interface WriteFaults {
+  readonly beforeRename?: () => void;
+}
+
+/**
+ * Atomically replaces `path` with `data`: temp file in the same directory (0600, `O_EXCL|O_NOFOLLOW`), write, fsync,
+ * rename, fsync of the directory. On any failure the temp file is removed and `path` is untouched.
+ */
+export const replaceAtomically = async (
+  path: string,
+  data: string | Uint8Array,
+  faults?: WriteFaults,
+): Promise<void> => {
+  const existing = await lstatOrUndefined(path);
+  if (existing?.isSymbolicLink() === true) throw symlinkRefusal(path);
+  const temp = tempName(path);
+  try {
+    await writeNewFile(temp, data);
+    faults?.beforeRename?.();
+    await rename(temp, path);
+  } catch (error) {
+    await unlink(temp).catch(() => undefined);
+    throw error;
+  }
+  await fsyncDir(dirname(path));
+};
+
+/**
+ * Creates `path` exclusively with its whole content: the content goes to a temp file first, then `link(2)` publishes
+ * it (atomic, fails with EEXIST), so no reader ever sees an empty or half-written record. Falls back to an `O_EXCL`
+ * create where the file system has no hard links. Returns `false` when `path` already exists. Durable on success.
+ */
+export const createExclusive = async (path: string, data: string): Promise<boolean> => {
+  const temp = tempName(path);
+  await writeNewFile(temp, data);
+  try {
+    await link(temp, path);
+  } catch (error) {
+    const code = errorCode(error);
+    if (code === "EEXIST") return false;
+    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "ENOSYS") throw error;
+    try {
+      await writeNewFile(path, data);
+    } catch (fallbackError) {
+      if (errorCode(fallbackError) === "EEXIST") return false;
+      throw fallbackError;
+    }
+  } finally {
+    await unlink(temp).catch(() => undefined);
+  }
+  await fsyncDir(dirname(path));
+  return true;
+};

@@ -1,0 +1,103 @@
+/**
+ * Change notifications for waiters (I6): one `fs.watch` per account directory, shared by every watcher of that
+ * account in the process and reference-counted (closed with the last scope). The lock directory appearing or going
+ * away, `secret.json` being replaced and log appends wake waiters; heartbeat mtime updates of the lock directory
+ * ("change" on refresh.lock), temp files (dot names), lock tombstones and recovery markers do not. Each watcher keeps
+ * the change counter it last saw, so `next` returns at once for a change made between two calls. `next`'s time limit
+ * uses Effect's clock. If the watch cannot be made (e.g. the inotify limit) or fails later (directory removed), `next`
+ * falls back to polls every {@link BROKEN_WATCH_POLL_MS} instead of failing.
+ */
+import * as nodeFs from "node:fs";
+import type { ChangeWatcher } from "@baton/core";
+import { Effect } from "effect";
+import { LOCK_DIR } from "./paths.ts";
+
+/** How often `next` polls when the directory watch failed. */
+export const BROKEN_WATCH_POLL_MS = 100;
+
+// ------------------------------------------------------------------------------------------------ shared watchers
+
+export interface SharedWatch {
+  watcher: nodeFs.FSWatcher | undefined;
+  refs: number;
+  version: number;
+  broken: boolean;
+  readonly wakers: Set<() => void>;
+}
+
+const watches = new Map<string, SharedWatch>();
+
+const bump = (shared: SharedWatch): void => {
+  shared.version += 1;
+  for (const wake of [...shared.wakers]) wake();
+};
+
+/** Names whose changes say nothing to a waiter: heartbeat mtimes, temp files, lock tombstones and recovery markers. */
+const ignored = (event: string, name: string | null): boolean =>
+  name !== null &&
+  ((event === "change" && name === LOCK_DIR) || name.startsWith(".") || name.startsWith(`${LOCK_DIR}.`));
+
+export const acquireWatch = (dir: string): SharedWatch => {
+  let shared = watches.get(dir);
+  if (shared === undefined) {
+    const entry: SharedWatch = { watcher: undefined, refs: 0, version: 0, broken: false, wakers: new Set() };
+    try {
+      entry.watcher = nodeFs.watch(dir, { persistent: false }, (event, name) => {
+        if (!ignored(event, name)) bump(entry);
+      });
+    } catch {
+      // E.g. the inotify watch limit: waiters poll instead of failing; the next watcher tries again.
+      entry.broken = true;
+      entry.refs += 1;
+      return entry;
+    }
+    entry.watcher.on("error", () => {
+      entry.broken = true;
+      entry.watcher?.close();
+      entry.watcher = undefined;
+      if (watches.get(dir) === entry) watches.delete(dir);
+      bump(entry);
+    });
+    watches.set(dir, entry);
+    shared = entry;
+  }
+  shared.refs += 1;
+  return shared;
+};
+
+export const releaseWatch = (dir: string, shared: SharedWatch): void => {
+  shared.refs -= 1;
+  if (shared.refs > 0) return;
+  shared.watcher?.close();
+  shared.watcher = undefined;
+  if (watches.get(dir) === shared) watches.delete(dir);
+};
+
+export const makeWatcher = (shared: SharedWatch): ChangeWatcher => {
+  let seen = shared.version;
+  const wake = Effect.callback<void>((resume) => {
+    const waker = () => {
+      shared.wakers.delete(waker);
+      resume(Effect.void);
+    };
+    shared.wakers.add(waker);
+    return Effect.sync(() => shared.wakers.delete(waker));
+  });
+  return {
+    next: (maxWaitMs) =>
+      Effect.suspend(() => {
+        if (shared.version !== seen) {
+          seen = shared.version;
+          return Effect.void;
+        }
+        const limit = Math.max(0, shared.broken ? Math.min(maxWaitMs, BROKEN_WATCH_POLL_MS) : maxWaitMs);
+        return Effect.raceFirst(wake, Effect.sleep(limit)).pipe(
+          Effect.ensuring(
+            Effect.sync(() => {
+              seen = shared.version;
+            }),
+          ),
+        );
+      }),
+  };
+};

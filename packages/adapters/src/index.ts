@@ -1,0 +1,11 @@
+/**
+ * @baton/adapters — the platform side of baton's ports: file stores (secrets, events, claims), the proper-lockfile
+ * account lock with its change watcher, Node's host identity, session records, the provider registry (config.json),
+ * and OAuth on oauth4webapi (discovery, the refresh token endpoint, loopback PKCE and device logins, revocation).
+ * The local authorization server used by tests and the demo is a separate entry point, `@baton/adapters/devserver`,
+ * so that oidc-provider loads only when needed.
+ */
+export * from "./config/index.ts";
+export * from "./file/index.ts";
+export * from "./oauth/index.ts";
+export * as FileSessions from "./sessions/file-sessions.ts";

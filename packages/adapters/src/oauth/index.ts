@@ -1,0 +1,14 @@
+/**
+ * baton's OAuth adapters on oauth4webapi: metadata discovery, the core `TokenEndpoint` (refresh grant), the two
+ * login flows (loopback PKCE, device), revocation, and the HTTP transport under all of them.
+ */
+
+export * as OAuthClient from "./client.ts";
+export * as Discovery from "./discovery.ts";
+export { LoginFailed } from "./errors.ts";
+export type { LoginResult } from "./grant.ts";
+export * as OAuthHttp from "./http.ts";
+export * as DeviceLogin from "./login-device.ts";
+export * as LoopbackLogin from "./login-loopback.ts";
+export * as Revocation from "./revoke.ts";
+export * as OAuthTokenEndpoint from "./token-endpoint.ts";

@@ -1,0 +1,174 @@
+/**
+ * The core's `TokenEndpoint` port on oauth4webapi: the refresh grant (RFC 6749 §6) sent with
+ * `refreshTokenGrantRequest` and processed with `processRefreshTokenResponse`, every failure classified into a
+ * `TokenEndpointFailure` (see token-response.ts for the table).
+ *
+ * The request never carries `scope`: RFC 6749 §6 then grants exactly the original scope, so a refresh never asks for
+ * more (I10). Tokens go only to the provider registered for the account, and only if the request's issuer and client
+ * are the registered ones (I10); otherwise the failure is `issuer_mismatch` and nothing is sent. Endpoints and the
+ * client secret come from the provider registry (`<home>/config.json`); a provider registered without stored
+ * metadata is discovered once per process before its first refresh.
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-6
+ */
+import {
+  type RefreshRequest,
+  TokenEndpoint,
+  TokenEndpointFailure,
+  type TokenEndpointShape,
+  type TokenSet,
+} from "@baton/core";
+import { Clock, Effect, Layer } from "effect";
+import * as oauth from "oauth4webapi";
+import { type BatonConfig, type StoredProvider, storedProvider } from "../config/provider-config.ts";
+import { type ConfigError, loadConfig } from "../config/provider-registry.ts";
+import { authorizationServer, client, clientAuthentication, type OAuthTarget, requestOptions } from "./client.ts";
+import { discover } from "./discovery.ts";
+import { type Exchange, type HttpOptions, newExchange } from "./http.ts";
+import { classifyThrown, processRefreshAnswer } from "./token-response.ts";
+
+export type TokenEndpointOptions = HttpOptions;
+
+/**
+ * Sends the refresh grant. Resolves with whatever the server answered; rejects only when no complete answer came
+ * (a `TransportError`, with `exchange` telling whether the request was sent).
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-6
+ */
+export const sendRefreshRequest = (
+  target: OAuthTarget,
+  refreshToken: string,
+  exchange: Exchange,
+  http: HttpOptions = {},
+  signal?: AbortSignal,
+): Promise<Response> =>
+  oauth.refreshTokenGrantRequest(
+    authorizationServer(target),
+    client(target),
+    clientAuthentication(target),
+    refreshToken,
+    requestOptions(target.issuer, http, exchange, signal),
+  );
+
+/** One line for BATON_DEBUG: where, and how long each phase took. No token, no body. */
+const describeExchange = (target: OAuthTarget, exchange: Exchange): string => {
+  const since = (at: number | undefined) =>
+    at === undefined || exchange.startedAt === undefined ? "-" : `${at - exchange.startedAt} ms`;
+  return `refresh grant to ${target.metadata.token_endpoint}: connected ${since(exchange.connectedAt)}, sent ${since(exchange.sentAt)}, answered ${since(exchange.respondedAt)}, status ${exchange.status ?? "-"}`;
+};
+
+/** Presents `request.refreshToken` to `target` once and classifies the outcome. */
+export const refresh = (
+  target: OAuthTarget,
+  request: RefreshRequest,
+  http: HttpOptions = {},
+): Effect.Effect<TokenSet, TokenEndpointFailure> =>
+  Effect.gen(function* () {
+    if (request.refreshToken.length === 0) {
+      return yield* new TokenEndpointFailure({
+        reason: "oauth_error",
+        processed: "no",
+        message: "there is no refresh token to present",
+      });
+    }
+    const secrets = [request.refreshToken];
+    const exchange = newExchange();
+    const response = yield* Effect.tryPromise({
+      try: (signal) => sendRefreshRequest(target, request.refreshToken, exchange, http, signal),
+      catch: (error) => classifyThrown(error, exchange, secrets),
+    }).pipe(Effect.ensuring(Effect.suspend(() => Effect.logDebug(describeExchange(target, exchange)))));
+    const now = yield* Clock.currentTimeMillis;
+    const outcome = yield* Effect.promise(() =>
+      processRefreshAnswer(target, response, { requestedScope: request.scope, secrets, now }),
+    );
+    if (outcome instanceof TokenEndpointFailure) return yield* outcome;
+    return outcome;
+  });
+
+/** Finds where and as whom a request may be presented. */
+export type ResolveTarget = (request: RefreshRequest) => Effect.Effect<OAuthTarget, TokenEndpointFailure>;
+
+export const make = (resolve: ResolveTarget, http: HttpOptions = {}): TokenEndpointShape => ({
+  refresh: (request) => Effect.flatMap(resolve(request), (target) => refresh(target, request, http)),
+});
+
+const notSent = (message: string, reason: "issuer_mismatch" | "network" = "issuer_mismatch") =>
+  new TokenEndpointFailure({ reason, processed: "no", message });
+
+/** Checks the request against the registered provider (I10) and fills in its endpoints. */
+const resolveFrom = (
+  provider: StoredProvider | undefined,
+  request: RefreshRequest,
+  discovered: Map<string, OAuthTarget["metadata"]>,
+  http: HttpOptions,
+): Effect.Effect<OAuthTarget, TokenEndpointFailure> => {
+  const name = request.account.provider;
+  if (provider === undefined) {
+    return Effect.fail(notSent(`provider "${name}" is not registered; refusing to send its refresh token anywhere`));
+  }
+  if (provider.issuer !== request.issuer || provider.clientId !== request.clientId) {
+    return Effect.fail(
+      notSent(
+        `the credentials of ${name} were issued by ${request.issuer} to client ${request.clientId}, but the registered provider is ${provider.issuer} / ${provider.clientId}; refusing to send the refresh token`,
+      ),
+    );
+  }
+  const base = { issuer: provider.issuer, clientId: provider.clientId, clientSecret: provider.clientSecret };
+  const known = provider.metadata ?? discovered.get(provider.issuer);
+  if (known !== undefined) return Effect.succeed({ ...base, metadata: known });
+  return discover(provider.issuer, http).pipe(
+    Effect.mapError((error) => notSent(`discovery before the refresh failed: ${error.message}`, "network")),
+    Effect.filterOrFail(
+      (found) => found.issuer === provider.issuer,
+      () => notSent(`discovery of ${provider.issuer} answered a different issuer`),
+    ),
+    Effect.tap((found) => Effect.sync(() => discovered.set(provider.issuer, found.metadata))),
+    Effect.map((found) => ({ ...base, metadata: found.metadata })),
+  );
+};
+
+/**
+ * `TokenEndpoint` for the providers registered in `<home>/config.json`. Building the layer reads the registry (a
+ * malformed one fails here, with its `InvalidInput`); each refresh re-reads it if it changed, keeping the last good
+ * version if it has become unreadable.
+ */
+export const layer = (home: string, options: TokenEndpointOptions = {}): Layer.Layer<TokenEndpoint, ConfigError> =>
+  Layer.effect(
+    TokenEndpoint,
+    Effect.gen(function* () {
+      let lastGood: BatonConfig = yield* loadConfig(home);
+      const discovered = new Map<string, OAuthTarget["metadata"]>();
+      const current = loadConfig(home).pipe(
+        Effect.tap((config) =>
+          Effect.sync(() => {
+            lastGood = config;
+          }),
+        ),
+        Effect.catch((error) =>
+          Effect.as(Effect.logWarning(`using the last readable provider registry: ${error.message}`), lastGood),
+        ),
+      );
+      return TokenEndpoint.of(
+        make(
+          (request) =>
+            Effect.flatMap(current, (config) =>
+              resolveFrom(storedProvider(config, request.account.provider), request, discovered, options),
+            ),
+          options,
+        ),
+      );
+    }),
+  );
+
+/** `TokenEndpoint` for a fixed set of providers (embedding, tests): no registry file involved. */
+export const layerFromProviders = (
+  providers: ReadonlyArray<StoredProvider>,
+  options: TokenEndpointOptions = {},
+): Layer.Layer<TokenEndpoint> => {
+  const discovered = new Map<string, OAuthTarget["metadata"]>();
+  const byName = new Map(providers.map((provider) => [provider.name, provider]));
+  return Layer.succeed(
+    TokenEndpoint,
+    TokenEndpoint.of(
+      make((request) => resolveFrom(byName.get(request.account.provider), request, discovered, options), options),
+    ),
+  );
+};

@@ -1,0 +1,291 @@
+/**
+ * Processing of refresh-grant answers: every outcome becomes a validated `TokenSet` or a `TokenEndpointFailure`
+ * whose `processed` field tells the protocol whether the server may have rotated the refresh token.
+ *
+ *   answer                                            reason              processed
+ *   200, valid                                        (TokenSet)
+ *   200, not JSON / fails validation / huge numbers   malformed_response  unknown  (it may have rotated)
+ *   200, scope wider than granted                     scope_widened       unknown
+ *   other 2xx                                         malformed_response  unknown
+ *   3xx                                               oauth_error         no       (a token endpoint never redirects)
+ *   400/401 invalid_grant                             invalid_grant       yes
+ *   400/401 invalid_client, or 401 without a body     invalid_client      yes
+ *   4xx temporarily_unavailable / server_error code   server_error        no
+ *   other 4xx (RFC 6749 §5.2 codes or none)           oauth_error         yes
+ *   408, 5xx                                          server_error        no       (Retry-After honoured)
+ *   429                                               rate_limited        no       (Retry-After honoured)
+ *   nothing sent (refused, DNS, TLS, local problem)   network / oauth_error no
+ *   sent, then reset or timeout                       timeout             unknown
+ *
+ * Messages carry the status, sanitized RFC 6749 §5.2 `error` / `error_description` and oauth4webapi's fixed
+ * validation messages; never a body, a token or anything token-like (I8).
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-5.1
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-5.2
+ */
+import { TokenEndpointFailure, type TokenSet, widensScope } from "@baton/core";
+import * as oauth from "oauth4webapi";
+import { authorizationServer, client, type OAuthTarget } from "./client.ts";
+import { describeThrown, safeErrorCode, safeServerText } from "./errors.ts";
+import { type Exchange, TransportError } from "./http.ts";
+
+/** Ten years: a larger `expires_in` is a broken server, and would overflow an expiry in milliseconds. */
+export const MAX_EXPIRES_IN_SECONDS = 10 * 365 * 24 * 60 * 60;
+/** Retry-After values beyond a day are clamped. */
+const MAX_RETRY_AFTER_MS = 24 * 60 * 60 * 1000;
+
+export interface ResponseContext {
+  /** The scope granted so far; the answer must not exceed it (I10). */
+  readonly requestedScope: string | undefined;
+  /** Secrets that must never appear in a message (the presented refresh token). */
+  readonly secrets: ReadonlyArray<string>;
+  /** Now, in ms since the epoch (for Retry-After dates). */
+  readonly now: number;
+}
+
+type Fields = ConstructorParameters<typeof TokenEndpointFailure>[0];
+const failure = (fields: Fields): TokenEndpointFailure => new TokenEndpointFailure(fields);
+
+/**
+ * `Retry-After` as milliseconds from `now`: delay-seconds or an HTTP-date, clamped to [0, 1 day].
+ * @see https://www.rfc-editor.org/rfc/rfc9110#section-10.2.3
+ */
+export const parseRetryAfter = (value: string | null, now: number): number | undefined => {
+  if (value === null) return undefined;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Math.min(Number(text) * 1000, MAX_RETRY_AFTER_MS);
+  if (!/^[A-Za-z]{3}, \d{2} [A-Za-z]{3} \d{4} \d{2}:\d{2}:\d{2} GMT$/.test(text)) return undefined;
+  const at = Date.parse(text);
+  return Number.isFinite(at) ? Math.min(Math.max(at - now, 0), MAX_RETRY_AFTER_MS) : undefined;
+};
+
+const retryAfter = (response: Response, now: number) => {
+  const ms = parseRetryAfter(response.headers.get("retry-after"), now);
+  return ms === undefined ? {} : { retryAfterMs: ms };
+};
+
+/** A failure carrying an RFC 6749 §5.2 error answer. */
+const oauthError = (status: number, code: unknown, description: unknown, context: ResponseContext) => {
+  const error = safeErrorCode(code);
+  const errorDescription = safeServerText(description, context.secrets);
+  const detail = {
+    status,
+    ...(error === undefined ? {} : { error }),
+    ...(errorDescription === undefined ? {} : { errorDescription }),
+  };
+  const said = `${error ?? "an unreadable error code"}${errorDescription === undefined ? "" : ` (${errorDescription})`}`;
+  if (error === "invalid_grant") {
+    return failure({
+      reason: "invalid_grant",
+      processed: "yes",
+      message: `the refresh token was rejected: ${said}`,
+      ...detail,
+    });
+  }
+  if (error === "invalid_client") {
+    return failure({
+      reason: "invalid_client",
+      processed: "yes",
+      message: `the client was rejected: ${said}`,
+      ...detail,
+    });
+  }
+  if (error === "temporarily_unavailable" || error === "server_error") {
+    return failure({
+      reason: "server_error",
+      processed: "no",
+      message: `the server is unavailable: ${said}`,
+      ...detail,
+    });
+  }
+  return failure({
+    reason: "oauth_error",
+    processed: "yes",
+    message: `the token endpoint answered HTTP ${status}: ${said}`,
+    ...detail,
+  });
+};
+
+const lenientErrorBody = async (response: Response): Promise<{ error: unknown; description: unknown } | undefined> => {
+  try {
+    const body: unknown = JSON.parse(await response.text());
+    if (typeof body === "object" && body !== null && "error" in body && typeof body.error === "string") {
+      return { error: body.error, description: "error_description" in body ? body.error_description : undefined };
+    }
+  } catch {
+    // not JSON
+  }
+  return undefined;
+};
+
+/** 4xx (not 408/429): oauth4webapi's error parsing, then a lenient one for servers that mislabel JSON. */
+const processErrorAnswer = async (target: OAuthTarget, response: Response, context: ResponseContext) => {
+  const status = response.status;
+  const copy = response.clone();
+  try {
+    await oauth.processRefreshTokenResponse(authorizationServer(target), client(target), response);
+  } catch (error) {
+    if (error instanceof oauth.ResponseBodyError)
+      return oauthError(status, error.error, error.error_description, context);
+  }
+  const body = await lenientErrorBody(copy);
+  if (body !== undefined) return oauthError(status, body.error, body.description, context);
+  if (status === 401) {
+    return failure({
+      reason: "invalid_client",
+      processed: "yes",
+      status,
+      message: "the token endpoint answered HTTP 401 (client authentication failed)",
+    });
+  }
+  return failure({
+    reason: "oauth_error",
+    processed: "yes",
+    status,
+    message: `the token endpoint answered HTTP ${status} without an OAuth error`,
+  });
+};
+
+const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
+
+const malformed = (message: string, status = 200) =>
+  failure({
+    reason: "malformed_response",
+    processed: "unknown",
+    status,
+    message: `the token endpoint answered ${status} but ${message}`,
+  });
+
+/**
+ * baton's limits on a token response oauth4webapi already validated: a Bearer token_type (DPoP is not supported),
+ * tokens of visible ASCII only (they end up in HTTP headers), and an `expires_in` that fits an expiry in ms.
+ * Returns the problem, or the `TokenSet`. Shared by the refresh, authorization code and device code grants.
+ */
+export const toTokenSet = (json: oauth.TokenEndpointResponse): TokenSet | string => {
+  if (json.token_type !== "bearer") return `token_type is not "Bearer"`;
+  if (!VISIBLE_ASCII.test(json.access_token)) return "access_token contains characters outside visible ASCII";
+  if (json.refresh_token !== undefined && !VISIBLE_ASCII.test(json.refresh_token)) {
+    return "refresh_token contains characters outside visible ASCII";
+  }
+  if (json.expires_in !== undefined && json.expires_in > MAX_EXPIRES_IN_SECONDS) {
+    return `expires_in is out of range (more than ${MAX_EXPIRES_IN_SECONDS} seconds)`;
+  }
+  return {
+    accessToken: json.access_token,
+    refreshToken: json.refresh_token,
+    tokenType: "Bearer",
+    expiresIn: json.expires_in,
+    scope: json.scope,
+  };
+};
+
+/** 200: oauth4webapi's validation (types, token_type, ID token claims), then baton's own limits and I10. */
+const processSuccess = async (
+  target: OAuthTarget,
+  response: Response,
+  context: ResponseContext,
+): Promise<TokenSet | TokenEndpointFailure> => {
+  let json: oauth.TokenEndpointResponse;
+  try {
+    json = await oauth.processRefreshTokenResponse(authorizationServer(target), client(target), response);
+  } catch (error) {
+    return malformed(`the answer is unusable: ${safeServerText(describeThrown(error), context.secrets) ?? "invalid"}`);
+  }
+  const tokens = toTokenSet(json);
+  if (typeof tokens === "string") return malformed(tokens);
+  if (widensScope(context.requestedScope, tokens.scope)) {
+    return failure({
+      reason: "scope_widened",
+      processed: "unknown",
+      status: 200,
+      message: `the token endpoint granted a wider scope than the account holds (${safeServerText(tokens.scope, context.secrets) ?? "?"})`,
+    });
+  }
+  return tokens;
+};
+
+/** Classifies a refresh-grant answer. Never rejects. */
+export const processRefreshAnswer = async (
+  target: OAuthTarget,
+  response: Response,
+  context: ResponseContext,
+): Promise<TokenSet | TokenEndpointFailure> => {
+  const status = response.status;
+  try {
+    if (status === 200) return await processSuccess(target, response, context);
+    if (status === 429) {
+      return failure({
+        reason: "rate_limited",
+        processed: "no",
+        status,
+        message: "the token endpoint is rate limiting (HTTP 429)",
+        ...retryAfter(response, context.now),
+      });
+    }
+    if (status === 408 || status >= 500) {
+      return failure({
+        reason: "server_error",
+        processed: "no",
+        status,
+        message: `the token endpoint answered HTTP ${status}`,
+        ...retryAfter(response, context.now),
+      });
+    }
+    if (status >= 400) return await processErrorAnswer(target, response, context);
+    if (status >= 300) {
+      return failure({
+        reason: "oauth_error",
+        processed: "no",
+        status,
+        message: `the token endpoint answered with a redirect (HTTP ${status}); check its token_endpoint`,
+      });
+    }
+    return malformed("with an unexpected status", status);
+  } catch (error) {
+    return malformed(
+      `the answer could not be read: ${safeServerText(describeThrown(error), context.secrets) ?? "error"}`,
+      status,
+    );
+  }
+};
+
+/** Classifies a request that got no answer, using what the transport recorded. */
+export const classifyThrown = (
+  error: unknown,
+  exchange: Exchange,
+  secrets: ReadonlyArray<string>,
+): TokenEndpointFailure => {
+  if (error instanceof TransportError) {
+    if (!error.sent)
+      return failure({
+        reason: "network",
+        processed: "no",
+        message: `the refresh request was not sent: ${error.message}`,
+      });
+    if (error.kind === "too_large" || error.kind === "protocol") {
+      return failure({
+        reason: "malformed_response",
+        processed: "unknown",
+        message: error.message,
+        ...(exchange.status === undefined ? {} : { status: exchange.status }),
+      });
+    }
+    return failure({
+      reason: "timeout",
+      processed: "unknown",
+      message: `the refresh request was sent but ${error.message}`,
+    });
+  }
+  if (exchange.startedAt === undefined) {
+    // oauth4webapi refused before any I/O: a configuration problem (e.g. an endpoint it will not call).
+    return failure({
+      reason: "oauth_error",
+      processed: "no",
+      message: `the refresh request could not be made: ${safeServerText(describeThrown(error), secrets) ?? "error"}`,
+    });
+  }
+  return failure({
+    reason: "timeout",
+    processed: "unknown",
+    message: "the refresh request failed after it was started",
+  });
+};

@@ -1,0 +1,25 @@
+// Bundles the CLI into packages/cli/dist/baton.mjs, the one file `node` runs directly: one module graph to load
+// means a fast start for `baton token` (SPEC §7). Code splitting keeps what only `baton demo` needs (the local
+// authorization server, oidc-provider) in chunks loaded on demand.
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+
+const here = dirname(fileURLToPath(import.meta.url));
+await build({
+  entryPoints: { baton: join(here, "src", "main.ts") },
+  outdir: join(here, "dist"),
+  outExtension: { ".js": ".mjs" },
+  chunkNames: "chunks/[name]-[hash]",
+  bundle: true,
+  splitting: true,
+  platform: "node",
+  format: "esm",
+  target: "node22",
+  sourcemap: "linked",
+  external: ["oidc-provider", "@napi-rs/keyring"],
+  banner: {
+    js: "import { createRequire as __batonCreateRequire } from 'node:module'; const require = __batonCreateRequire(import.meta.url);",
+  },
+  logLevel: "warning",
+});

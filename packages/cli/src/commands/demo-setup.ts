@@ -1,0 +1,36 @@
+/**
+ * The demo's set-up: the local authorization server (loaded lazily, so oidc-provider costs nothing to other
+ * commands), the provider registered by discovery, and a headless login — the real PKCE flow through the loopback
+ * listener, with the devserver's scripted user approving in place of a browser.
+ */
+import { Discovery, LoopbackLogin, ProviderConfig, ProviderRegistry } from "@baton/adapters";
+import { type AccountRef, storeNewCredentials } from "@baton/core";
+import { Effect } from "effect";
+
+export type DemoServer = Awaited<ReturnType<typeof import("@baton/adapters/devserver")["startAuthorizationServer"]>>;
+
+export const startDemoServer = async (accessTokenTtlSeconds: number, latencyMs: number): Promise<DemoServer> => {
+  const devserver = await import("@baton/adapters/devserver");
+  return devserver.startAuthorizationServer({ accessTokenTtlSeconds, latencyMs });
+};
+
+export const loginDemoAccount = (home: string, server: DemoServer, account: AccountRef) =>
+  Effect.gen(function* () {
+    const provider = yield* ProviderRegistry.addProvider(
+      home,
+      { name: account.provider, issuer: server.issuer, clientId: server.clientId, scope: server.scopes },
+      Discovery.discover,
+    );
+    yield* ProviderRegistry.setDefaultAccount(home, account.provider, account.account);
+    const target = yield* Discovery.targetFor(provider);
+    const devserver = yield* Effect.promise(() => import("@baton/adapters/devserver"));
+    const result = yield* LoopbackLogin.login({
+      target,
+      scope: server.scopes,
+      openBrowser: false,
+      onUrl: (url) => {
+        void devserver.approveAuthorization(url, { deliver: true });
+      },
+    });
+    return yield* storeNewCredentials(account, ProviderConfig.toProfile(provider), result.tokens, "login");
+  });

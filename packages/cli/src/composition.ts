@@ -1,0 +1,66 @@
+/**
+ * The composition root: the only place that wires adapters to the core's ports. Every command gets its services
+ * from here, so the CLI, the demo's child processes and the tests all run the same wiring over one BATON_HOME.
+ */
+
+import { FileSessions, layerFileStores, NodeHostIdentity, OAuthTokenEndpoint, ProviderRegistry } from "@baton/adapters";
+import { type AccountRef, ProtocolHooks, type ProtocolPoint, Tokens } from "@baton/core";
+import { Context, Effect, Layer, Logger, References } from "effect";
+import { resolveHome } from "./home.ts";
+
+/** Settings read once from the environment. */
+export class CliEnvironment extends Context.Service<
+  CliEnvironment,
+  { readonly home: string; readonly debug: boolean; readonly color: boolean; readonly storage: "file" | "keychain" }
+>()("@baton/cli/CliEnvironment") {}
+
+export const environmentFromProcess = () => ({
+  home: resolveHome(process.env),
+  debug: process.env.BATON_DEBUG === "1",
+  color: process.stdout.isTTY === true && process.env.NO_COLOR === undefined,
+  storage: process.env.BATON_STORAGE === "keychain" ? ("keychain" as const) : ("file" as const),
+});
+
+/** Every port of the protocol over the given home. */
+export const portsLayer = (home: string) =>
+  Layer.mergeAll(
+    layerFileStores({ home }),
+    ProviderRegistry.layer(home),
+    OAuthTokenEndpoint.layer(home),
+    FileSessions.layer({ home }).pipe(Layer.provide(NodeHostIdentity.layer)),
+  );
+
+export const appLayer = (home: string) => Layer.fresh(Tokens.layer).pipe(Layer.provideMerge(portsLayer(home)));
+
+/**
+ * Test-only fault injection, for the multi-process tests: `BATON_TEST_HOOK=<point>:hang` makes this process announce
+ * `BATON_HOOK <point>` on stderr when it reaches that protocol point and then stall there (the test kills it);
+ * `<point>:stall-ms:<n>` stalls n ms and continues.
+ */
+export const hooksFromEnvironment = (value: string | undefined) => {
+  if (value === undefined || value === "") return undefined;
+  const [point, action, arg] = value.split(":");
+  return {
+    at: (reached: ProtocolPoint, _account: AccountRef) =>
+      reached !== point
+        ? Effect.void
+        : Effect.gen(function* () {
+            yield* Effect.sync(() => process.stderr.write(`BATON_HOOK ${reached}\n`));
+            if (action === "hang") return yield* Effect.never;
+            if (action === "stall-ms")
+              yield* Effect.sync(() => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Number(arg)));
+          }),
+  };
+};
+
+/** Provides the app's services, logging (stderr, only with BATON_DEBUG=1) and test hooks to a command. */
+export const provideApp = <A, E, R>(effect: Effect.Effect<A, E, R>, env = environmentFromProcess()) => {
+  const hooks = hooksFromEnvironment(process.env.BATON_TEST_HOOK);
+  const withHooks = hooks === undefined ? effect : Effect.provideService(effect, ProtocolHooks, hooks);
+  return withHooks.pipe(
+    Effect.provide(appLayer(env.home)),
+    Effect.provideService(CliEnvironment, env),
+    Effect.provideService(References.MinimumLogLevel, env.debug ? "Debug" : "Error"),
+    Effect.provide(Logger.layer([Logger.withConsoleError(Logger.formatLogFmt)])),
+  );
+};

@@ -1,0 +1,33 @@
+/**
+ * Human output helpers: relative and absolute times, aligned tables, and colour only on a TTY without NO_COLOR.
+ */
+export const relativeTime = (at: number, now: number): string => {
+  const delta = Math.round((at - now) / 1000);
+  if (delta === 0) return "now";
+  const abs = Math.abs(delta);
+  const text =
+    abs < 60
+      ? `${abs}s`
+      : abs < 3600
+        ? `${Math.round(abs / 60)}m`
+        : abs < 86_400
+          ? `${Math.round(abs / 3600)}h`
+          : `${Math.round(abs / 86_400)}d`;
+  return delta >= 0 ? `in ${text}` : `${text} ago`;
+};
+
+export const absoluteTime = (at: number): string => new Date(at).toISOString().replace(".000Z", "Z");
+
+export const table = (headers: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: ReadonlyArray<string>) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join("  ")
+      .trimEnd();
+  return [line(headers), ...rows.map(line)].join("\n");
+};
+
+const codes = { red: 31, green: 32, yellow: 33, dim: 2, bold: 1 } as const;
+export const paint = (color: boolean, style: keyof typeof codes, text: string): string =>
+  color ? `\u001b[${codes[style]}m${text}\u001b[0m` : text;

@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+/**
+ * The `baton` executable: parses the command line with effect/cli, runs the command with the app's services from the
+ * composition root, and turns the outcome into the exit-code contract (docs/cli.md). This file is bundled to
+ * packages/cli/dist/baton.mjs, the one file `node` runs directly.
+ */
+import { NodeServices } from "@effect/platform-node";
+import { Cause, Effect, Exit } from "effect";
+import { Command } from "effect/cli";
+import { demoCommand } from "./commands/demo.ts";
+import { execCommand } from "./commands/exec.ts";
+import { loginCommand } from "./commands/login.ts";
+import { logoutCommand } from "./commands/logout.ts";
+import { providerCommand } from "./commands/provider.ts";
+import { refreshCommand } from "./commands/refresh.ts";
+import { replayCommand } from "./commands/replay.ts";
+import { statusCommand } from "./commands/status.ts";
+import { tokenCommand } from "./commands/token.ts";
+import { useCommand } from "./commands/use.ts";
+import { provideApp } from "./composition.ts";
+import { EXIT, exitCodeOf, messageOf } from "./exit-codes.ts";
+
+export const VERSION = "0.1.0";
+
+const baton = Command.make("baton").pipe(
+  Command.withDescription(
+    "Keeps OAuth sessions alive for command-line tools: one refresh per rotation, every process adopts it.",
+  ),
+  Command.withSubcommands([
+    providerCommand,
+    loginCommand,
+    tokenCommand,
+    execCommand,
+    statusCommand,
+    refreshCommand,
+    useCommand,
+    logoutCommand,
+    replayCommand,
+    demoCommand,
+  ]),
+);
+
+const main = async (): Promise<number> => {
+  const program = Command.runWith(baton, { version: VERSION, renderErrors: false })(process.argv.slice(2));
+  const exit = await Effect.runPromiseExit(provideApp(program).pipe(Effect.provide(NodeServices.layer)));
+  if (Exit.isSuccess(exit)) return typeof process.exitCode === "number" ? process.exitCode : EXIT.ok;
+  const error = Cause.findErrorOption(exit.cause);
+  const failure = error._tag === "Some" ? error.value : Cause.squash(exit.cause);
+  const code = exitCodeOf(failure);
+  process.stderr.write(`baton: ${messageOf(failure)}\n`);
+  if (code === EXIT.bug && process.env.BATON_DEBUG === "1") process.stderr.write(`${Cause.pretty(exit.cause)}\n`);
+  return code;
+};
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`baton: unexpected failure: ${messageOf(error)}\n`);
+    process.exitCode = EXIT.bug;
+  },
+);

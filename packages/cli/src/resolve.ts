@@ -1,0 +1,25 @@
+/**
+ * Turning what the user typed into an account: `PROVIDER:ACCOUNT` as is, a bare `PROVIDER` through the provider's
+ * default account (set by the first login or `baton use`), failing with a usage error that says what to type.
+ */
+import { ProviderRegistry } from "@baton/adapters";
+import { type AccountRef, InvalidInput, parseAccountInput } from "@baton/core";
+import { Effect } from "effect";
+
+export const parseRef = (input: string) =>
+  parseAccountInput(input).pipe(Effect.mapError((e) => new InvalidInput({ reason: "argument", message: e.message })));
+
+export const resolveAccount = (home: string, input: string) =>
+  Effect.gen(function* () {
+    const parsed = yield* parseRef(input);
+    if (parsed.account !== undefined)
+      return { provider: parsed.provider, account: parsed.account } satisfies AccountRef;
+    const fallback = yield* ProviderRegistry.defaultAccount(home, parsed.provider);
+    if (fallback === undefined) {
+      return yield* new InvalidInput({
+        reason: "argument",
+        message: `${parsed.provider} has no default account yet; name one as ${parsed.provider}:ACCOUNT (or run \`baton use ${parsed.provider}:ACCOUNT\`)`,
+      });
+    }
+    return { provider: parsed.provider, account: fallback } satisfies AccountRef;
+  });

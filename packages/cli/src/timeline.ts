@@ -1,0 +1,108 @@
+/**
+ * The replay timeline: each event as one readable line (who — host and pid — did what, when, with fingerprints),
+ * and the anomalies a careful reader looks for: a generation presented twice, in-doubt claims, a refresh stored
+ * without a claim, long lock waits, and gaps or repeats in sequence numbers.
+ */
+import type { AccountEvent } from "@baton/core";
+import { absoluteTime } from "./format.ts";
+
+export interface Anomaly {
+  readonly seq: number;
+  readonly kind:
+    | "double-presentation"
+    | "in-doubt"
+    | "write-without-claim"
+    | "lock-wait"
+    | "sequence-gap"
+    | "sequence-repeat"
+    | "log-repair";
+  readonly detail: string;
+}
+
+export const describeEvent = (event: AccountEvent): string => {
+  switch (event.type) {
+    case "credentials.stored":
+      return `stored generation ${event.generation} (${event.source}) access ${event.accessFp}${event.refreshFp ? ` refresh ${event.refreshFp}` : ""}, expires ${absoluteTime(event.expiresAt)}`;
+    case "refresh.claimed":
+      return `claimed generation ${event.generation} (attempt ${event.attempt})`;
+    case "refresh.failed":
+      return `refresh of generation ${event.generation} failed: ${event.reason}${event.retryAfterMs ? ` (retry after ${event.retryAfterMs} ms)` : ""}`;
+    case "refresh.rejected":
+      return `provider rejected generation ${event.generation}: ${event.error}`;
+    case "refresh.in-doubt":
+      return `generation ${event.generation} attempt ${event.attempt} IN DOUBT (sent by pid ${event.claimant.pid} on ${event.claimant.host} at ${absoluteTime(event.claimant.at)}, no answer stored)`;
+    case "account.revoked":
+      return `account revoked (${event.reason}) at generation ${event.generation}; login needed`;
+    case "account.logged-out":
+      return `logged out at generation ${event.generation}${event.remoteRevoked ? " (revoked at the provider)" : ""}`;
+    case "lock.waited":
+      return `waited ${Math.round(event.waitedMs)} ms for the lock`;
+    case "log.repaired":
+      return `log repaired (${event.reason}, ${event.droppedBytes} bytes dropped${event.quarantinedTo ? `, copy in ${event.quarantinedTo}` : ""})`;
+  }
+};
+
+export const findAnomalies = (events: ReadonlyArray<AccountEvent>, lockWaitWarnMs = 5_000): Array<Anomaly> => {
+  const anomalies: Array<Anomaly> = [];
+  const claims = new Map<string, number>();
+  const claimedGenerations = new Set<number>();
+  let previousSeq = 0;
+  for (const event of events) {
+    if (event.seq === previousSeq)
+      anomalies.push({ seq: event.seq, kind: "sequence-repeat", detail: `sequence ${event.seq} appears twice` });
+    else if (event.seq !== previousSeq + 1)
+      anomalies.push({
+        seq: event.seq,
+        kind: "sequence-gap",
+        detail: `sequence jumps from ${previousSeq} to ${event.seq}`,
+      });
+    previousSeq = event.seq;
+    switch (event.type) {
+      case "refresh.claimed": {
+        const key = `${event.generation}/${event.attempt}`;
+        claims.set(key, (claims.get(key) ?? 0) + 1);
+        claimedGenerations.add(event.generation);
+        if ((claims.get(key) ?? 0) > 1) {
+          anomalies.push({
+            seq: event.seq,
+            kind: "double-presentation",
+            detail: `generation ${event.generation} claimed twice`,
+          });
+        }
+        break;
+      }
+      case "refresh.in-doubt":
+        anomalies.push({ seq: event.seq, kind: "in-doubt", detail: `generation ${event.generation} in doubt` });
+        break;
+      case "credentials.stored":
+        if (event.source === "refresh" && !claimedGenerations.has(event.generation - 1)) {
+          anomalies.push({
+            seq: event.seq,
+            kind: "write-without-claim",
+            detail: `generation ${event.generation} stored without a claim on ${event.generation - 1}`,
+          });
+        }
+        break;
+      case "lock.waited":
+        if (event.waitedMs >= lockWaitWarnMs)
+          anomalies.push({ seq: event.seq, kind: "lock-wait", detail: `waited ${Math.round(event.waitedMs)} ms` });
+        break;
+      case "log.repaired":
+        anomalies.push({ seq: event.seq, kind: "log-repair", detail: event.reason });
+        break;
+      default:
+        break;
+    }
+  }
+  return anomalies;
+};
+
+/** Summary counts for the demo and `replay`: refreshes (rotations) per generation and problems. */
+export const summarize = (events: ReadonlyArray<AccountEvent>) => {
+  const refreshes = events.filter((e) => e.type === "credentials.stored" && e.source === "refresh").length;
+  const claimsCount = events.filter((e) => e.type === "refresh.claimed").length;
+  const revoked = events.filter((e) => e.type === "account.revoked").length;
+  const inDoubt = events.filter((e) => e.type === "refresh.in-doubt").length;
+  const lockWaits = events.filter((e) => e.type === "lock.waited").length;
+  return { events: events.length, refreshes, claims: claimsCount, revoked, inDoubt, lockWaits };
+};
