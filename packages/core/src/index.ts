@@ -21,6 +21,7 @@ export * from "./ports/sessions.ts";
 export * from "./ports/token-endpoint.ts";
 export * from "./protocol/claims.ts";
 export { record } from "./protocol/journal.ts";
+export * from "./protocol/lock-wait.ts";
 export * from "./protocol/refresh.ts";
 export * from "./protocol/settings.ts";
 export * from "./protocol/store-login.ts";

@@ -9,6 +9,7 @@ import { LoginRequired, Retryable, type StoreFailure } from "../errors.ts";
 import type { AccountEvent, NewAccountEvent } from "../events.ts";
 import { EventStore } from "../ports/event-store.ts";
 import { HostIdentity } from "../ports/host.ts";
+import { SecretStore } from "../ports/secret-store.ts";
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
@@ -44,3 +45,14 @@ export const storeToBaton = (account: AccountRef, failure: StoreFailure): Retrya
         reason: "store-unavailable",
         message: failure.message,
       });
+
+export const readSecrets = (account: AccountRef) =>
+  SecretStore.use((store) => store.read(account).pipe(Effect.mapError((failure) => storeToBaton(account, failure))));
+
+export const retryable = (account: AccountRef, reason: Retryable["reason"], message: string, retryAfterMs?: number) =>
+  new Retryable({
+    account: accountKey(account),
+    reason,
+    message,
+    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+  });

@@ -12,18 +12,19 @@
 import { Clock, Effect, Result } from "effect";
 import { type AccountRef, accountKey } from "../account.ts";
 import { type Credentials, describeCredentials, nextGeneration, widensScope } from "../credentials.ts";
-import { InvalidInput, LoginRequired, type NotFound, Retryable, type TokenEndpointFailure } from "../errors.ts";
+import { InvalidInput, LoginRequired, type NotFound, type Retryable } from "../errors.ts";
 import { replay, stateName } from "../lifecycle.ts";
 import { freshness } from "../policy.ts";
 import { ClaimStore } from "../ports/claim-store.ts";
 import type { EventStore } from "../ports/event-store.ts";
 import { HostIdentity } from "../ports/host.ts";
-import { AccountLock } from "../ports/lock.ts";
 import { ProviderDirectory, type ProviderProfile } from "../ports/providers.ts";
-import { SecretStore } from "../ports/secret-store.ts";
+import type { SecretStore } from "../ports/secret-store.ts";
 import { TokenEndpoint } from "../ports/token-endpoint.ts";
 import { decideClaim } from "./claims.ts";
-import { readEvents, record, storeToBaton } from "./journal.ts";
+import { classifyFailure, revokeInDoubt } from "./failures.ts";
+import { readEvents, readSecrets, record, retryable } from "./journal.ts";
+import { waitForLock } from "./lock-wait.ts";
 import { persistNext } from "./persist.ts";
 import { ProtocolHooks, ProtocolVariant, RefreshSettings } from "./settings.ts";
 
@@ -33,9 +34,6 @@ export interface RefreshOptions {
   /** The generation the caller holds, if any: anything newer in the store is adopted instead of refreshing. */
   readonly known: Credentials | undefined;
 }
-
-const readSecrets = (account: AccountRef) =>
-  SecretStore.use((store) => store.read(account).pipe(Effect.mapError((failure) => storeToBaton(account, failure))));
 
 /** Fresh enough to hand out without a refresh. */
 const usable = (credentials: Credentials, now: number, thresholdMs: number) =>
@@ -60,64 +58,37 @@ export const refreshAccount = Effect.fnUntraced(function* (account: AccountRef, 
   const before = yield* readSecrets(account);
   if (before === undefined) return yield* noCredentials(account);
   const baseline = options.known?.generation ?? before.generation;
-  if (usable(before, start, settings.thresholdMs) && (!options.force || before.generation > baseline)) return before;
+  if (usable(before, start, settings.thresholdMs) && (!options.force || before.generation > baseline)) {
+    yield* Effect.logDebug(`${accountKey(account)}: generation ${before.generation} in the store is fresh; adopted`);
+    return before;
+  }
 
   // Step 4: take the lock, waiting on change notifications (I6).
-  const lock = yield* AccountLock;
   return yield* Effect.scoped(
     Effect.gen(function* () {
-      const watcher = yield* lock
-        .watch(account)
-        .pipe(Effect.mapError((e) => retryable(account, "store-unavailable", e.message)));
-      let waited = false;
-      while (true) {
-        const lease = yield* lock
-          .tryAcquire(account)
-          .pipe(Effect.mapError((e) => retryable(account, "store-unavailable", e.message)));
-        if (lease !== undefined) {
-          yield* Effect.addFinalizer(() => lease.release);
-          break;
-        }
-        waited = true;
+      const whileBusy = Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis;
         const current = yield* readSecrets(account);
-        if (
-          current !== undefined &&
-          current.generation > before.generation &&
-          freshness(current, now, settings.thresholdMs) !== "expired"
-        ) {
+        if (current === undefined) return undefined;
+        const state = freshness(current, now, settings.thresholdMs);
+        if (current.generation > before.generation && state !== "expired") {
+          yield* Effect.logDebug(`${accountKey(account)}: adopted generation ${current.generation} while waiting`);
           return current;
         }
         // Keep serving a still-valid token while the holder refreshes.
-        if (!options.force && current !== undefined && freshness(current, now, settings.thresholdMs) === "expiring") {
+        if (!options.force && state === "expiring") {
+          yield* Effect.logDebug(`${accountKey(account)}: another process holds the lock; serving the valid token`);
           return current;
         }
-        const remaining = start + settings.lockWaitMs - now;
-        if (remaining <= 0) {
-          return yield* retryable(
-            account,
-            "lock-timeout",
-            `another process has held the lock of ${accountKey(account)} for ${Math.round(settings.lockWaitMs / 1000)} s; try again`,
-          );
-        }
-        yield* watcher.next(Math.min(settings.watchFallbackMs, remaining));
-      }
-      if (waited) {
-        const now = yield* Clock.currentTimeMillis;
-        yield* record(account, { type: "lock.waited", waitedMs: now - start });
-      }
+        return undefined;
+      });
+      const wait = yield* waitForLock(account, whileBusy);
+      if (wait._tag === "Settled") return wait.value;
+      if (wait.waited) yield* record(account, { type: "lock.waited", waitedMs: wait.waitedMs });
       return yield* underLock(account, profile, options, before);
     }),
   );
 });
-
-const retryable = (account: AccountRef, reason: Retryable["reason"], message: string, retryAfterMs?: number) =>
-  new Retryable({
-    account: accountKey(account),
-    reason,
-    message,
-    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-  });
 
 /** Step 5 onwards, holding the lock. */
 const underLock = Effect.fnUntraced(function* (
@@ -197,20 +168,6 @@ const underLock = Effect.fnUntraced(function* (
   return yield* present(account, profile, current, attempt, host, decision.kind === "in-doubt");
 });
 
-const revokeInDoubt = (account: AccountRef, generation: number, claimant: { host: string; pid: number; at: number }) =>
-  Effect.gen(function* () {
-    yield* record(account, { type: "account.revoked", generation, reason: "in-doubt" });
-    const key = accountKey(account);
-    return yield* new LoginRequired({
-      account: key,
-      reason: "in-doubt",
-      message:
-        `the refresh of ${key} generation ${generation} by process ${claimant.pid} on ${claimant.host} ` +
-        `(${new Date(claimant.at).toISOString()}) was sent but its answer was never stored; the provider allows no ` +
-        `retry, so run \`baton login ${key}\``,
-    });
-  });
-
 /** Claim, present, persist; classify the outcome. */
 const present = Effect.fnUntraced(function* (
   account: AccountRef,
@@ -242,6 +199,7 @@ const present = Effect.fnUntraced(function* (
     if (!won) return yield* retryable(account, "in-flight-elsewhere", `another process claimed ${key} generation ${g}`);
   }
   yield* record(account, { type: "refresh.claimed", generation: g, attempt });
+  yield* Effect.logDebug(`${key}: claimed generation ${g} (attempt ${attempt}); presenting its refresh token`);
   yield* hooks.at("claimed", account);
   if (!variant.skipClaim) yield* claims.markPresenting(account, g, attempt).pipe(Effect.mapError(storeError));
   yield* hooks.at("presenting", account);
@@ -281,79 +239,10 @@ const present = Effect.fnUntraced(function* (
       ...(next.scope === undefined ? {} : { scope: next.scope }),
     });
     yield* hooks.at("persisted", account);
+    yield* Effect.logDebug(`${key}: rotated generation ${g} → ${next.generation} (access ${summary.accessFp})`);
     return next;
   }
 
-  return yield* classifyFailure(account, profile, current, attempt, isRetry, answer.failure);
-});
-
-/** Step 7: what a failed presentation means for the account. */
-const classifyFailure = Effect.fnUntraced(function* (
-  account: AccountRef,
-  profile: ProviderProfile,
-  current: Credentials,
-  attempt: number,
-  isRetry: boolean,
-  failure: TokenEndpointFailure,
-) {
-  const variant = yield* ProtocolVariant;
-  const claims = yield* ClaimStore;
-  const secrets = yield* SecretStore;
-  const host = yield* HostIdentity;
-  const g = current.generation;
-  const key = accountKey(account);
-  const now = yield* Clock.currentTimeMillis;
-  const storeError = (f: { readonly message: string }) => retryable(account, "store-unavailable", f.message);
-
-  if (failure.reason === "invalid_grant") {
-    // I4: a sibling may have won; only a still-stored rejected generation means the account is lost.
-    const stored = yield* readSecrets(account);
-    if (stored !== undefined && stored.generation > g) return stored;
-    if (variant.blankOnInvalidGrant) yield* secrets.remove(account).pipe(Effect.mapError(storeError));
-    yield* record(
-      account,
-      { type: "refresh.rejected", generation: g, error: failure.error ?? "invalid_grant" },
-      { type: "account.revoked", generation: g, reason: "invalid_grant" },
-    );
-    return yield* new LoginRequired({
-      account: key,
-      reason: "revoked",
-      message: `the provider rejected ${key}'s refresh token (invalid_grant); run \`baton login ${key}\``,
-    });
-  }
-
-  if (failure.processed === "unknown") {
-    // I9: sent, no usable answer. One retry inside a grace window, else revoked with a clear message.
-    yield* record(account, {
-      type: "refresh.in-doubt",
-      generation: g,
-      attempt,
-      claimant: { host: host.host, pid: host.pid, at: now },
-    });
-    const graceMs = profile.graceWindowSeconds * 1000;
-    if (graceMs > 0 && !isRetry) return yield* present(account, profile, current, attempt + 1, host, true);
-    return yield* revokeInDoubt(account, g, { host: host.host, pid: host.pid, at: now });
-  }
-
-  // Not processed (5xx, 429, never reached) or refused without consuming the grant: the token stays good.
-  if (!variant.skipClaim) yield* claims.release(account, g, attempt, failure.reason).pipe(Effect.mapError(storeError));
-  yield* record(account, {
-    type: "refresh.failed",
-    generation: g,
-    reason: failure.reason,
-    ...(failure.retryAfterMs === undefined ? {} : { retryAfterMs: failure.retryAfterMs }),
-  });
-  if (failure.reason === "invalid_client" || failure.reason === "oauth_error") {
-    return yield* new InvalidInput({
-      reason: "config",
-      message: `the provider refused ${key}'s refresh: ${failure.error ?? failure.reason}${failure.errorDescription ? ` (${failure.errorDescription})` : ""}`,
-    });
-  }
-  if (freshness(current, now) !== "expired") return current;
-  return yield* retryable(
-    account,
-    failure.reason === "rate_limited" ? "rate-limited" : failure.reason === "server_error" ? "server-error" : "network",
-    `refreshing ${key} failed (${failure.message}); the current token is kept, try again later`,
-    failure.retryAfterMs,
-  );
+  const retryInGrace = isRetry ? undefined : present(account, profile, current, attempt + 1, host, true);
+  return yield* classifyFailure(account, profile, current, attempt, answer.failure, retryInGrace);
 });

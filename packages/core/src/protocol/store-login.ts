@@ -7,41 +7,10 @@ import { Clock, Effect } from "effect";
 import { type AccountRef, accountKey } from "../account.ts";
 import { type Credentials, DEFAULT_LIFETIME_SECONDS, describeCredentials, type TokenSet } from "../credentials.ts";
 import { Retryable } from "../errors.ts";
-import { AccountLock } from "../ports/lock.ts";
 import type { ProviderProfile } from "../ports/providers.ts";
 import { SecretStore } from "../ports/secret-store.ts";
 import { record, storeToBaton } from "./journal.ts";
-import { RefreshSettings } from "./settings.ts";
-
-/** Runs `body` holding the account's lock, waiting (on notifications) up to the configured bound. */
-export const withAccountLock = <A, E, R>(account: AccountRef, body: Effect.Effect<A, E, R>) =>
-  Effect.scoped(
-    Effect.gen(function* () {
-      const lock = yield* AccountLock;
-      const settings = yield* RefreshSettings;
-      const start = yield* Clock.currentTimeMillis;
-      const lockError = (e: { readonly message: string }) =>
-        new Retryable({ account: accountKey(account), reason: "store-unavailable", message: e.message });
-      const watcher = yield* lock.watch(account).pipe(Effect.mapError(lockError));
-      while (true) {
-        const lease = yield* lock.tryAcquire(account).pipe(Effect.mapError(lockError));
-        if (lease !== undefined) {
-          yield* Effect.addFinalizer(() => lease.release);
-          break;
-        }
-        const now = yield* Clock.currentTimeMillis;
-        if (now - start >= settings.lockWaitMs) {
-          return yield* new Retryable({
-            account: accountKey(account),
-            reason: "lock-timeout",
-            message: `timed out waiting for the lock of ${accountKey(account)}`,
-          });
-        }
-        yield* watcher.next(Math.min(settings.watchFallbackMs, settings.lockWaitMs - (now - start)));
-      }
-      return yield* body;
-    }),
-  );
+import { withAccountLock } from "./lock-wait.ts";
 
 export const storeNewCredentials = (
   account: AccountRef,

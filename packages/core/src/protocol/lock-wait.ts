@@ -1,0 +1,58 @@
+/**
+ * Waiting for an account's lock the way followers must (I6): try the lock; while a live process holds it, let the
+ * caller look at the store (it may settle the wait, e.g. by adopting a newer generation), then sleep on the change
+ * watcher — woken by file-system notifications, with a safety-net timeout — until the lock is free or the bounded
+ * wait (60 s by default) runs out with a retryable error, never a logout.
+ */
+import { Clock, Effect, type Scope } from "effect";
+import { type AccountRef, accountKey } from "../account.ts";
+import { Retryable } from "../errors.ts";
+import { AccountLock } from "../ports/lock.ts";
+import { RefreshSettings } from "./settings.ts";
+
+export type LockWait<A> =
+  | { readonly _tag: "Locked"; readonly waited: boolean; readonly waitedMs: number }
+  | { readonly _tag: "Settled"; readonly value: A };
+
+const lockError = (account: AccountRef) => (e: { readonly message: string }) =>
+  new Retryable({ account: accountKey(account), reason: "store-unavailable", message: e.message });
+
+/**
+ * Takes the account lock (released when the scope closes), or settles early with what `whileBusy` returns when it
+ * returns something other than `undefined`.
+ */
+export const waitForLock = <A, E, R>(
+  account: AccountRef,
+  whileBusy: Effect.Effect<A | undefined, E, R>,
+): Effect.Effect<LockWait<A>, E | Retryable, R | AccountLock | Scope.Scope> =>
+  Effect.gen(function* () {
+    const lock = yield* AccountLock;
+    const settings = yield* RefreshSettings;
+    const start = yield* Clock.currentTimeMillis;
+    const watcher = yield* lock.watch(account).pipe(Effect.mapError(lockError(account)));
+    let waited = false;
+    while (true) {
+      const lease = yield* lock.tryAcquire(account).pipe(Effect.mapError(lockError(account)));
+      const now = yield* Clock.currentTimeMillis;
+      if (lease !== undefined) {
+        yield* Effect.addFinalizer(() => lease.release);
+        return { _tag: "Locked", waited, waitedMs: now - start } as const;
+      }
+      waited = true;
+      const settled = yield* whileBusy;
+      if (settled !== undefined) return { _tag: "Settled", value: settled } as const;
+      const remaining = start + settings.lockWaitMs - now;
+      if (remaining <= 0) {
+        return yield* new Retryable({
+          account: accountKey(account),
+          reason: "lock-timeout",
+          message: `another process has held the lock of ${accountKey(account)} for ${Math.round(settings.lockWaitMs / 1000)} s; try again`,
+        });
+      }
+      yield* watcher.next(Math.min(settings.watchFallbackMs, remaining));
+    }
+  });
+
+/** Runs `body` holding the account's lock, waiting like any follower. */
+export const withAccountLock = <A, E, R>(account: AccountRef, body: Effect.Effect<A, E, R>) =>
+  Effect.scoped(Effect.andThen(waitForLock(account, Effect.succeed(undefined)), body));
