@@ -6,6 +6,7 @@
  * so that oidc-provider loads only when needed.
  */
 export * from "./config/index.ts";
+export * from "./facade/index.ts";
 export * from "./file/index.ts";
 export * from "./oauth/index.ts";
 export * as FileSessions from "./sessions/file-sessions.ts";

@@ -24,5 +24,6 @@ export { record } from "./protocol/journal.ts";
 export * from "./protocol/lock-wait.ts";
 export * from "./protocol/refresh.ts";
 export * from "./protocol/settings.ts";
+export * from "./protocol/status.ts";
 export * from "./protocol/store-login.ts";
 export * as Tokens from "./protocol/tokens.ts";

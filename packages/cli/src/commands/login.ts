@@ -44,8 +44,12 @@ export const loginCommand = Command.make(
     ),
     device: Flag.Boolean("device").pipe(
       Flag.withDescription("use the device flow (RFC 8628), for SSH and headless machines"),
+      Flag.withDefault(false),
     ),
-    noBrowser: Flag.Boolean("no-browser").pipe(Flag.withDescription("print the URL instead of opening a browser")),
+    noBrowser: Flag.Boolean("no-browser").pipe(
+      Flag.withDescription("print the URL instead of opening a browser"),
+      Flag.withDefault(false),
+    ),
   },
   ({ ref, device, noBrowser }) =>
     Effect.gen(function* () {

@@ -15,6 +15,7 @@ export const logoutCommand = Command.make(
     ref: Argument.String("ref").pipe(Argument.withDescription("PROVIDER:ACCOUNT")),
     keepRemote: Flag.Boolean("keep-remote").pipe(
       Flag.withDescription("do not revoke the refresh token at the provider"),
+      Flag.withDefault(false),
     ),
   },
   ({ ref, keepRemote }) =>

@@ -19,7 +19,10 @@ const add = Command.make(
       Flag.withDescription("seconds in which the provider accepts one retry of an in-doubt refresh (default 0)"),
       Flag.withDefault(0),
     ),
-    deviceOnly: Flag.Boolean("device-only").pipe(Flag.withDescription("log in with the device flow only (RFC 8628)")),
+    deviceOnly: Flag.Boolean("device-only").pipe(
+      Flag.withDescription("log in with the device flow only (RFC 8628)"),
+      Flag.withDefault(false),
+    ),
   },
   ({ name, issuer, clientId, scope, graceWindow, deviceOnly }) =>
     Effect.gen(function* () {
@@ -50,7 +53,12 @@ const add = Command.make(
 
 const list = Command.make(
   "list",
-  { json: Flag.Boolean("json").pipe(Flag.withDescription("machine-readable output (no secrets)")) },
+  {
+    json: Flag.Boolean("json").pipe(
+      Flag.withDescription("machine-readable output (no secrets)"),
+      Flag.withDefault(false),
+    ),
+  },
   ({ json }) =>
     Effect.gen(function* () {
       const env = yield* CliEnvironment;

@@ -10,7 +10,7 @@ export const refreshCommand = Command.make(
   "refresh",
   {
     ref: Argument.String("ref").pipe(Argument.withDescription("PROVIDER:ACCOUNT"), Argument.optional),
-    all: Flag.Boolean("all").pipe(Flag.withDescription("refresh every account")),
+    all: Flag.Boolean("all").pipe(Flag.withDescription("refresh every account"), Flag.withDefault(false)),
   },
   ({ ref, all }) =>
     Effect.gen(function* () {

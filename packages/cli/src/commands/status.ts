@@ -42,7 +42,10 @@ export const statusCommand = Command.make(
       Argument.withDescription("PROVIDER:ACCOUNT (default: every account)"),
       Argument.optional,
     ),
-    json: Flag.Boolean("json").pipe(Flag.withDescription("machine-readable output (docs/cli.md)")),
+    json: Flag.Boolean("json").pipe(
+      Flag.withDescription("machine-readable output (docs/cli.md)"),
+      Flag.withDefault(false),
+    ),
   },
   ({ ref, json }) =>
     Effect.gen(function* () {

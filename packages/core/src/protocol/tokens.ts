@@ -16,6 +16,7 @@ import type { AccountLock } from "../ports/lock.ts";
 import type { ProviderDirectory } from "../ports/providers.ts";
 import type { SecretStore } from "../ports/secret-store.ts";
 import type { TokenEndpoint } from "../ports/token-endpoint.ts";
+import { readSecrets } from "./journal.ts";
 import { refreshAccount } from "./refresh.ts";
 import { RefreshSettings } from "./settings.ts";
 
@@ -40,6 +41,8 @@ export interface TokensShape {
   readonly accessToken: (account: AccountRef) => Effect.Effect<string, BatonError>;
   readonly credentials: (account: AccountRef) => Effect.Effect<Credentials, BatonError>;
   readonly refresh: (account: AccountRef) => Effect.Effect<Credentials, BatonError>;
+  /** Reads the stored credentials into the cache without refreshing (startup prefetch); `undefined` if none. */
+  readonly prime: (account: AccountRef) => Effect.Effect<Credentials | undefined, BatonError>;
   /** The cached credentials, without I/O (for hosts' synchronous fast paths). */
   readonly peek: (account: AccountRef) => Credentials | undefined;
   readonly changes: PubSub.PubSub<CredentialsChanged>;
@@ -108,6 +111,11 @@ export const make = Effect.gen(function* () {
     credentials,
     accessToken: (account) => Effect.map(credentials(account), (c) => c.accessToken),
     refresh: (account) => flight(account, true),
+    prime: (account) =>
+      readSecrets(account).pipe(
+        Effect.flatMap((stored) => (stored === undefined ? Effect.succeed(undefined) : remember(account, stored))),
+        Effect.provideContext(context),
+      ),
     peek: (account) => cache.get(accountKey(account)),
     changes,
   });

@@ -1,0 +1,174 @@
+/**
+ * The Promise facade for hosts that do not use Effect: `createBaton({ home })` wires the file stores, the provider
+ * registry and the OAuth token endpoint (this is the embedding composition root), prefetches the named accounts'
+ * secrets in parallel, registers the host as an active session of each account it uses, and keeps tokens fresh in
+ * the background. `accessToken(ref)` answers from memory while the token is fresh (no I/O, no Effect runtime on that
+ * path) and otherwise runs the cross-process refresh protocol, cooperating with CLI processes on the same store.
+ */
+import { homedir, platform } from "node:os";
+import { join } from "node:path";
+import {
+  type AccountRef,
+  type AccountStatus,
+  accountKey,
+  accountStatus,
+  allAccounts,
+  type BatonError,
+  type CredentialsSummary,
+  DEFAULT_THRESHOLD_MS,
+  describeCredentials,
+  effectiveThreshold,
+  InvalidInput,
+  parseAccountInput,
+  RefreshSettings,
+  Sessions,
+  Tokens,
+} from "@baton/core";
+import { Effect, Exit, Fiber, Layer, ManagedRuntime, PubSub, Scope } from "effect";
+import { ProviderRegistry } from "../config/index.ts";
+import { layerFileStores } from "../file/index.ts";
+import { OAuthTokenEndpoint } from "../oauth/index.ts";
+import * as FileSessions from "../sessions/file-sessions.ts";
+import { BackgroundRefresh } from "./background-refresh.ts";
+
+export interface CreateBatonOptions {
+  /** Where baton keeps its state (default: BATON_HOME, else the OS convention). */
+  readonly home?: string;
+  /** Refresh when less than this remains (default 5 minutes; adapted to short lifetimes). */
+  readonly thresholdMs?: number;
+  /** Accounts (`PROVIDER:ACCOUNT`) whose secrets are read in parallel at creation. */
+  readonly prefetch?: ReadonlyArray<string>;
+  /** Refresh in the background before expiry (default true). */
+  readonly backgroundRefresh?: boolean;
+  /** Receives baton's log lines (no secrets in them). */
+  readonly logger?: (level: string, message: string) => void;
+}
+
+/** A secret-free lifecycle event. */
+export type BatonEvent =
+  | {
+      readonly type: "credentials";
+      readonly account: string;
+      readonly how: "refreshed" | "adopted";
+      readonly summary: CredentialsSummary;
+    }
+  | { readonly type: "background-error"; readonly account: string; readonly error: BatonError | Error };
+
+export interface Baton {
+  /** A valid access token for `PROVIDER:ACCOUNT` (or `PROVIDER`'s default account). */
+  accessToken(ref: string): Promise<string>;
+  /** Secret-free status of one account, or of every account. */
+  status(ref?: string): Promise<ReadonlyArray<AccountStatus>>;
+  /** Forces a refresh (one rotation across every process sharing the store). */
+  refresh(ref: string): Promise<CredentialsSummary>;
+  /** Listens to lifecycle events; returns the unsubscribe function. */
+  subscribe(listener: (event: BatonEvent) => void): () => void;
+  /** Stops timers and watchers, unregisters the sessions. */
+  close(): Promise<void>;
+}
+
+export const defaultHome = (): string =>
+  process.env.BATON_HOME ??
+  (platform() === "darwin"
+    ? join(homedir(), "Library", "Application Support", "baton")
+    : join(process.env.XDG_STATE_HOME ?? join(homedir(), ".local", "state"), "baton"));
+
+export const createBaton = async (options: CreateBatonOptions = {}): Promise<Baton> => {
+  const home = options.home ?? defaultHome();
+  const thresholdMs = options.thresholdMs ?? DEFAULT_THRESHOLD_MS;
+  const ports = Layer.mergeAll(layerFileStores({ home }), ProviderRegistry.layer(home), OAuthTokenEndpoint.layer(home));
+  const app = Layer.fresh(Tokens.layer).pipe(
+    Layer.provideMerge(ports),
+    Layer.provideMerge(FileSessions.layer({ home }).pipe(Layer.provide(layerFileStores({ home })))),
+  );
+  const runtime = ManagedRuntime.make(app);
+  const settings = { ...RefreshSettings.defaultValue(), thresholdMs };
+  const run = <A, E>(effect: Effect.Effect<A, E, Tokens.Tokens | Sessions | Layer.Success<typeof ports>>) =>
+    runtime.runPromise(Effect.provideService(effect, RefreshSettings, settings));
+  const tokens = await run(Tokens.Tokens.use(Effect.succeed));
+  const sessionScope = await Effect.runPromise(Scope.make());
+  const listeners = new Set<(event: BatonEvent) => void>();
+  const emit = (event: BatonEvent) => {
+    for (const listener of listeners) listener(event);
+  };
+  const refs = new Map<string, AccountRef>();
+  const registered = new Set<string>();
+
+  const resolve = async (ref: string): Promise<AccountRef> => {
+    const known = refs.get(ref);
+    if (known !== undefined) return known;
+    const parsed = await Effect.runPromise(
+      parseAccountInput(ref).pipe(Effect.mapError((e) => new InvalidInput({ reason: "argument", message: e.message }))),
+    );
+    const account = parsed.account ?? (await run(ProviderRegistry.defaultAccount(home, parsed.provider)));
+    if (account === undefined) {
+      throw new InvalidInput({ reason: "argument", message: `${parsed.provider} has no default account; name one` });
+    }
+    const resolved: AccountRef = { provider: parsed.provider, account };
+    refs.set(ref, resolved);
+    if (!registered.has(accountKey(resolved))) {
+      registered.add(accountKey(resolved));
+      await run(
+        Sessions.use((sessions) => sessions.register(resolved, "embedded")).pipe(Scope.provide(sessionScope)),
+      ).catch(() => undefined);
+    }
+    return resolved;
+  };
+
+  const background =
+    options.backgroundRefresh === false
+      ? undefined
+      : new BackgroundRefresh({
+          thresholdMs,
+          random: Math.random,
+          now: Date.now,
+          refresh: async (key) => run(tokens.refresh(await resolve(key))),
+          onError: (account, error) => emit({ type: "background-error", account, error: error as BatonError }),
+        });
+
+  // Every generation this process stores or adopts re-arms the background timer and reaches subscribers.
+  const subscription = Effect.runFork(
+    Effect.scoped(
+      Effect.gen(function* () {
+        const changes = yield* PubSub.subscribe(tokens.changes);
+        while (true) {
+          const change = yield* PubSub.take(changes);
+          background?.schedule(change.account, change.summary);
+          emit({ type: "credentials", account: change.account, how: change.how, summary: change.summary });
+        }
+      }),
+    ),
+  );
+
+  await Promise.all((options.prefetch ?? []).map(async (ref) => run(tokens.prime(await resolve(ref)))));
+
+  return {
+    accessToken: async (ref) => {
+      const account = refs.get(ref) ?? (await resolve(ref));
+      const cached = tokens.peek(account);
+      // The hot path: a fresh cached token, no I/O and no Effect runtime.
+      if (cached !== undefined) {
+        const remaining = cached.expiresAt - Date.now();
+        if (remaining > effectiveThreshold(cached.expiresAt - cached.obtainedAt, thresholdMs))
+          return cached.accessToken;
+      }
+      return run(tokens.accessToken(account));
+    },
+    status: async (ref) => {
+      const accounts = ref === undefined ? await run(allAccounts) : [await resolve(ref)];
+      return run(Effect.forEach(accounts, accountStatus, { concurrency: 16 }));
+    },
+    refresh: async (ref) => describeCredentials(await run(tokens.refresh(await resolve(ref)))),
+    subscribe: (listener) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    close: async () => {
+      background?.close();
+      listeners.clear();
+      await Effect.runPromise(Fiber.interrupt(subscription));
+      await Effect.runPromise(Scope.close(sessionScope, Exit.void));
+      await runtime.dispose();
+    },
+  };
+};

@@ -1,0 +1,68 @@
+/**
+ * What `baton status` knows about an account, computed from the secret store (generation, storage) and the pure
+ * fold of its event stream evaluated now. Secret-free by construction: only fingerprints and times leave here.
+ */
+
+import { Clock, Effect } from "effect";
+import { type AccountRef, accountKey } from "../account.ts";
+import { replay, stateName } from "../lifecycle.ts";
+import { EventStore } from "../ports/event-store.ts";
+import { SecretStore } from "../ports/secret-store.ts";
+
+export interface AccountStatus {
+  readonly account: string;
+  readonly state: string;
+  readonly generation: number;
+  readonly accessFp: string | null;
+  readonly expiresAt: number | null;
+  readonly lastRefreshAt: number | null;
+  readonly storage: string;
+  readonly lastError: { readonly reason: string; readonly at: number } | null;
+  readonly inDoubt: {
+    readonly generation: number;
+    readonly host: string;
+    readonly pid: number;
+    readonly at: number;
+  } | null;
+  readonly events: number;
+}
+
+export const accountStatus = (account: AccountRef) =>
+  Effect.gen(function* () {
+    const secrets = yield* SecretStore;
+    const events = yield* EventStore;
+    const now = yield* Clock.currentTimeMillis;
+    const stream = yield* events.read(account);
+    const stored = yield* secrets.read(account);
+    const snapshot = replay(stream, { now });
+    const context = snapshot.context;
+    return {
+      account: accountKey(account),
+      state: stateName(snapshot),
+      generation: Math.max(stored?.generation ?? 0, context.generation),
+      accessFp: context.accessFp ?? null,
+      expiresAt: stored?.expiresAt ?? (context.generation > 0 ? context.expiresAt : null),
+      lastRefreshAt: context.lastRefreshAt ?? null,
+      storage: stored === undefined ? "none" : secrets.kind,
+      lastError: context.lastError ?? null,
+      inDoubt:
+        context.inDoubt === undefined
+          ? null
+          : {
+              generation: context.inDoubt.generation,
+              host: context.inDoubt.host,
+              pid: context.inDoubt.pid,
+              at: context.inDoubt.at,
+            },
+      events: stream.length,
+    } satisfies AccountStatus;
+  });
+
+/** Every account that has secrets or an event stream, sorted. */
+export const allAccounts = Effect.gen(function* () {
+  const secrets = yield* SecretStore;
+  const events = yield* EventStore;
+  const keys = new Map<string, AccountRef>();
+  for (const ref of [...(yield* secrets.list()), ...(yield* events.accounts())]) keys.set(accountKey(ref), ref);
+  return [...keys.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, ref]) => ref);
+});
