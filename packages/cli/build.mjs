@@ -7,7 +7,7 @@ import { build } from "esbuild";
 
 const here = dirname(fileURLToPath(import.meta.url));
 await build({
-  entryPoints: { baton: join(here, "src", "main.ts") },
+  entryPoints: { baton: join(here, "src", "launcher.ts") },
   outdir: join(here, "dist"),
   outExtension: { ".js": ".mjs" },
   chunkNames: "chunks/[name]-[hash]",

@@ -1,8 +1,6 @@
-#!/usr/bin/env node
 /**
  * The `baton` executable: parses the command line with effect/cli, runs the command with the app's services from the
- * composition root, and turns the outcome into the exit-code contract (docs/cli.md). This file is bundled to
- * packages/cli/dist/baton.mjs, the one file `node` runs directly.
+ * composition root, and turns the outcome into the exit-code contract (docs/cli.md). launcher.ts loads it on demand.
  */
 import { NodeServices } from "@effect/platform-node";
 import { Cause, Effect, Exit } from "effect";

@@ -1,0 +1,66 @@
+/**
+ * The fast path of `baton token REF` (SPEC §7: a valid token costs little more than starting Node). When the
+ * stored token is fresh, printing it needs one read of the account's secret file — exactly the I/O needed to notice
+ * a newer generation (SPEC §3 step 1) — and none of the protocol's machinery, so this module loads nothing but
+ * `node:fs` and the pure timing policy. Anything unusual (not fresh, keychain storage, a flag, an unreadable or odd
+ * file, a symlink) answers "not handled" and the full CLI takes over, with its checks and its error messages.
+ */
+import { closeSync, constants, fstatSync, openSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { freshness } from "@baton/core/policy";
+import { resolveHome } from "./home.ts";
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** Reads a regular file owned by us without following a symlink; `undefined` on anything unexpected. */
+const readPlainFile = (path: string): string | undefined => {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    const stat = fstatSync(fd);
+    if (!stat.isFile() || (stat.mode & 0o077) !== 0) return undefined;
+    return readFileSync(fd, "utf8");
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+};
+
+const defaultAccount = (home: string, provider: string): string | undefined => {
+  const text = readPlainFile(join(home, "config.json"));
+  if (text === undefined) return undefined;
+  try {
+    const config: unknown = JSON.parse(text);
+    const defaults = (config as { defaults?: Record<string, unknown> }).defaults;
+    const account = defaults?.[provider];
+    return typeof account === "string" && NAME.test(account) ? account : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+/** Prints the token and returns true when the fast path applies; false hands over to the full CLI. */
+export const tryFastToken = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = process.env): boolean => {
+  if (args.length !== 2 || args[0] !== "token" || env.BATON_STORAGE === "keychain" || env.BATON_DEBUG === "1")
+    return false;
+  const ref = args[1] ?? "";
+  const [provider = "", named, ...rest] = ref.split(":");
+  if (rest.length > 0 || !NAME.test(provider) || (named !== undefined && !NAME.test(named))) return false;
+  const home = resolveHome(env);
+  const account = named ?? defaultAccount(home, provider);
+  if (account === undefined) return false;
+  const text = readPlainFile(join(home, "accounts", provider, account, "secret.json"));
+  if (text === undefined) return false;
+  try {
+    const record = JSON.parse(text) as Record<string, unknown>;
+    const { accessToken, expiresAt, obtainedAt, version } = record;
+    if (version !== 1 || typeof accessToken !== "string" || accessToken === "") return false;
+    if (typeof expiresAt !== "number" || typeof obtainedAt !== "number") return false;
+    if (freshness({ expiresAt, obtainedAt }, Date.now()) !== "fresh") return false;
+    process.stdout.write(`${accessToken}\n`);
+    return true;
+  } catch {
+    return false;
+  }
+};

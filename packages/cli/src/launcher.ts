@@ -1,0 +1,8 @@
+#!/usr/bin/env node
+/**
+ * The `baton` entry point (bundled as packages/cli/dist/baton.mjs): a fresh `baton token` is answered by the fast
+ * path without loading the rest of baton; everything else loads the full CLI (main.ts) on demand.
+ */
+import { tryFastToken } from "./fast-token.ts";
+
+if (!tryFastToken(process.argv.slice(2))) await import("./main.ts");
