@@ -2,7 +2,7 @@
  * The `baton` executable: parses the command line with effect/cli, runs the command with the app's services from the
  * composition root, and turns the outcome into the exit-code contract (docs/cli.md). launcher.ts loads it on demand.
  */
-import { NodeServices } from "@effect/platform-node";
+import * as NodeServices from "@effect/platform-node/NodeServices";
 import { Cause, Effect, Exit } from "effect";
 import { Command } from "effect/cli";
 import { demoCommand } from "./commands/demo.ts";
