@@ -46,12 +46,25 @@ export const hooksFromEnvironment = (value: string | undefined) => {
         ? Effect.void
         : Effect.gen(function* () {
             yield* Effect.sync(() => process.stderr.write(`BATON_HOOK ${reached}\n`));
-            if (action === "hang") return yield* Effect.never;
+            if (action === "hang") return yield* Effect.forever(Effect.sleep("1 hour")); // Effect.never holds no handle: Node would exit 0
             if (action === "stall-ms")
               yield* Effect.sync(() => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Number(arg)));
           }),
   };
 };
+
+/**
+ * Log lines on stderr: warnings always (`baton: warning: …`), decisions with BATON_DEBUG=1 (time-stamped). Log
+ * messages never contain secrets: the core logs fingerprints only (I8).
+ */
+const stderrLogger = (debug: boolean) =>
+  Logger.make<unknown, void>(({ message, logLevel, date }) => {
+    const text = (Array.isArray(message) ? message : [message]).map((m) => (typeof m === "string" ? m : JSON.stringify(m))).join(" ");
+    const level = logLevel.toLowerCase();
+    process.stderr.write(
+      debug ? `baton ${date.toISOString()} ${level}: ${text}\n` : `baton: ${level === "warn" ? "warning" : level}: ${text}\n`,
+    );
+  });
 
 /** Provides the app's services, logging (stderr, only with BATON_DEBUG=1) and test hooks to a command. */
 export const provideApp = <A, E, R>(effect: Effect.Effect<A, E, R>, env = environmentFromProcess()) => {
@@ -60,7 +73,7 @@ export const provideApp = <A, E, R>(effect: Effect.Effect<A, E, R>, env = enviro
   return withHooks.pipe(
     Effect.provide(appLayer(env.home)),
     Effect.provideService(CliEnvironment, env),
-    Effect.provideService(References.MinimumLogLevel, env.debug ? "Debug" : "Error"),
-    Effect.provide(Logger.layer([Logger.withConsoleError(Logger.formatLogFmt)])),
+    Effect.provideService(References.MinimumLogLevel, env.debug ? "Debug" : "Warn"),
+    Effect.provide(Logger.layer([stderrLogger(env.debug)])),
   );
 };
