@@ -26,7 +26,12 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 describe("embedded host", () => {
   it("given a host and a stream of CLI processes, should rotate once per generation and never hand out an expired token", async () => {
     const account: LoggedInAccount = await loggedInAccount(server);
-    const baton: Baton = await createBaton({ home: account.home, prefetch: [REF], backgroundRefresh: false });
+    const baton: Baton = await createBaton({
+      home: account.home,
+      storage: "file",
+      prefetch: [REF],
+      backgroundRefresh: false,
+    });
     const expiries = new Map<string, number>();
     baton.subscribe((event: BatonEvent) => {
       if (event.type === "credentials") expiries.set(event.summary.accessFp, event.summary.expiresAt);
@@ -73,7 +78,7 @@ describe("embedded host", () => {
 
   it("given only a prefetch, should refresh in the background before expiry with no call from the host", async () => {
     const account = await loggedInAccount(server);
-    const baton = await createBaton({ home: account.home, prefetch: [REF] });
+    const baton = await createBaton({ home: account.home, storage: "file", prefetch: [REF] });
     const events: Array<BatonEvent> = [];
     baton.subscribe((event) => events.push(event));
     const [first] = await baton.status(REF);

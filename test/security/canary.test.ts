@@ -8,7 +8,15 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { type AuthorizationServer, startAuthorizationServer } from "@baton/adapters/devserver";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { addProvider, accountDir, loginHeadless, REF, readSecretRecord, sleep, waitUntilExpired } from "../support/account.ts";
+import {
+  accountDir,
+  addProvider,
+  loginHeadless,
+  REF,
+  readSecretRecord,
+  sleep,
+  waitUntilExpired,
+} from "../support/account.ts";
 import { type BatonResult, runBaton, startBaton, tempHome } from "../support/baton-cli.ts";
 
 let server: AuthorizationServer;
@@ -41,7 +49,12 @@ it("canary scan - should find no token outside the secret store after logins, re
       if (typeof value === "string") secrets.add(value);
     }
   };
-  const baton = async (what: string, args: ReadonlyArray<string>, env: Record<string, string> = {}, tokenOnStdout = false) => {
+  const baton = async (
+    what: string,
+    args: ReadonlyArray<string>,
+    env: Record<string, string> = {},
+    tokenOnStdout = false,
+  ) => {
     const result: BatonResult = await runBaton(args, { home, env: { BATON_DEBUG: "1", ...env }, timeoutMs: 30_000 });
     outputs.push({ what: `${what} (stderr)`, text: result.stderr });
     if (tokenOnStdout) secrets.add(result.stdout.trim());
@@ -60,7 +73,7 @@ it("canary scan - should find no token outside the secret store after logins, re
     await baton("status --json", ["status", "--json"]);
     await baton("replay", ["replay", REF]);
     await baton("replay --json", ["replay", "--json"]);
-    await baton("exec", ["exec", REF, "--", "sh", "-c", "test -n \"$BATON_ACCESS_TOKEN\""]);
+    await baton("exec", ["exec", REF, "--", "sh", "-c", 'test -n "$BATON_ACCESS_TOKEN"']);
 
     // A 503 answer on an expired token: retryable, token kept, message on stderr.
     await waitUntilExpired(home);
@@ -81,7 +94,10 @@ it("canary scan - should find no token outside the secret store after logins, re
       },
     });
     const crashed = await done;
-    outputs.push({ what: "crashed holder (stderr)", text: crashed.stderr }, { what: "crashed holder (stdout)", text: crashed.stdout });
+    outputs.push(
+      { what: "crashed holder (stderr)", text: crashed.stderr },
+      { what: "crashed holder (stdout)", text: crashed.stdout },
+    );
     expect(child.killed || crashed.signal === "SIGKILL").toBe(true);
     expect((await baton("after the crash", ["token", REF], {}, true)).code).toBe(3);
     await baton("status after the crash", ["status", REF, "--json"]);
@@ -101,10 +117,10 @@ it("canary scan - should find no token outside the secret store after logins, re
       if ((await stat(file)).size > 5_000_000) continue;
       places.push({ what: relative(home, file), text: await readFile(file, "latin1") });
     }
-    const hits = places.flatMap((place) =>
-      tokens.filter((t) => place.text.includes(t)).map(() => place.what),
+    const hits = places.flatMap((place) => tokens.filter((t) => place.text.includes(t)).map(() => place.what));
+    console.info(
+      `canary scan: ${tokens.length} tokens, ${places.length} places (${files.length} files, ${outputs.length} outputs), ${hits.length} hits`,
     );
-    console.info(`canary scan: ${tokens.length} tokens, ${places.length} places (${files.length} files, ${outputs.length} outputs), ${hits.length} hits`);
     expect(hits).toEqual([]);
   } finally {
     await cleanup();

@@ -19,7 +19,9 @@ afterAll(async () => {
   await server?.stop();
 });
 
-const modes = async (dir: string): Promise<Array<{ readonly path: string; readonly mode: number; readonly dir: boolean }>> => {
+const modes = async (
+  dir: string,
+): Promise<Array<{ readonly path: string; readonly mode: number; readonly dir: boolean }>> => {
   const out: Array<{ path: string; mode: number; dir: boolean }> = [];
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
@@ -52,7 +54,9 @@ describe("hostile local conditions", () => {
       }
       const found = await modes(home);
       expect(found.length).toBeGreaterThan(4);
-      const wrong = found.filter((f) => (f.dir ? f.mode !== 0o700 : f.mode !== 0o600)).map((f) => `${f.path} ${f.mode.toString(8)}`);
+      const wrong = found
+        .filter((f) => (f.dir ? f.mode !== 0o700 : f.mode !== 0o600))
+        .map((f) => `${f.path} ${f.mode.toString(8)}`);
       expect(wrong).toEqual([]);
     } finally {
       await cleanup();

@@ -30,11 +30,7 @@ export const addProvider = async (
   server: AuthorizationServer,
   options: { readonly graceWindowSeconds?: number } = {},
 ): Promise<void> => {
-  // `--no-device-only` / `--no-device` are spelled out because of a CLI bug: in effect 4.1.0 a `Flag.Boolean` without
-  // `Flag.withDefault(false)` is a REQUIRED option, so leaving it out fails with "Help requested" (exit 2). See
-  // test/multiprocess/cli-flags.test.ts.
   const args = ["provider", "add", PROVIDER, "--issuer", server.issuer, "--client-id", server.clientId];
-  args.push("--no-device-only");
   args.push("--scope", server.scopes);
   if (options.graceWindowSeconds !== undefined) args.push("--grace-window", String(options.graceWindowSeconds));
   const result = await runBaton(args, { home, timeoutMs: 30_000 });
@@ -48,7 +44,7 @@ export const addProvider = async (
 export const loginHeadless = async (home: string, ref = REF): Promise<void> => {
   let approval: Promise<unknown> | undefined;
   let buffered = "";
-  const { done } = startBaton(["login", ref, "--no-browser", "--no-device"], {
+  const { done } = startBaton(["login", ref, "--no-browser"], {
     home,
     timeoutMs: 30_000,
     onStderr: (text) => {
@@ -183,6 +179,8 @@ export const waitUntilExpired = async (home: string, marginMs = 50): Promise<Sta
 
 export interface HerdResult {
   readonly results: ReadonlyArray<BatonResult & { readonly endedAt: number }>;
+  /** Wall-clock time (ms since the epoch) of the first spawn, to compare with event times. */
+  readonly startedAt: number;
   /** From the first spawn to the last process's exit (it printed its token just before). */
   readonly lastHeldMs: number;
   /** From the first spawn to the last spawn returning. */
@@ -197,6 +195,7 @@ export const herd = async (
   count: number,
   options: { readonly env?: Readonly<Record<string, string>>; readonly timeoutMs?: number } = {},
 ): Promise<HerdResult> => {
+  const startedAt = Date.now();
   const start = performance.now();
   const runs = Array.from({ length: count }, () => {
     const { done } = startBaton(["token", REF], {
@@ -211,6 +210,7 @@ export const herd = async (
   const ends = results.map((r) => r.endedAt);
   return {
     results,
+    startedAt,
     lastHeldMs: Math.max(...ends) - start,
     spawnMs,
     exitSpreadMs: Math.max(...ends) - Math.min(...ends),

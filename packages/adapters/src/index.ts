@@ -8,5 +8,6 @@
 export * from "./config/index.ts";
 export * from "./facade/index.ts";
 export * from "./file/index.ts";
+export * from "./keychain/index.ts";
 export * from "./oauth/index.ts";
 export * as FileSessions from "./sessions/file-sessions.ts";

@@ -2,7 +2,7 @@
  * The fast path of `baton token REF` (SPEC §7: a valid token costs little more than starting Node). When the
  * stored token is fresh, printing it needs one read of the account's secret file — exactly the I/O needed to notice
  * a newer generation (SPEC §3 step 1) — and none of the protocol's machinery, so this module loads nothing but
- * `node:fs` and the pure timing policy. Anything unusual (not fresh, keychain storage, a flag, an unreadable or odd
+ * `node:fs` and the pure timing policy; it applies to file storage only (BATON_STORAGE=file). Anything unusual (not fresh, a flag, an unreadable or odd
  * file, a symlink) answers "not handled" and the full CLI takes over, with its checks and its error messages.
  */
 import { closeSync, constants, fstatSync, openSync, readFileSync } from "node:fs";
@@ -42,8 +42,7 @@ const defaultAccount = (home: string, provider: string): string | undefined => {
 
 /** Prints the token and returns true when the fast path applies; false hands over to the full CLI. */
 export const tryFastToken = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = process.env): boolean => {
-  if (args.length !== 2 || args[0] !== "token" || env.BATON_STORAGE === "keychain" || env.BATON_DEBUG === "1")
-    return false;
+  if (args.length !== 2 || args[0] !== "token" || env.BATON_STORAGE !== "file" || env.BATON_DEBUG === "1") return false;
   const ref = args[1] ?? "";
   const [provider = "", named, ...rest] = ref.split(":");
   if (rest.length > 0 || !NAME.test(provider) || (named !== undefined && !NAME.test(named))) return false;

@@ -26,7 +26,8 @@ import {
 } from "@baton/core";
 import { Effect, Exit, Fiber, Layer, ManagedRuntime, PubSub, Scope } from "effect";
 import { ProviderRegistry } from "../config/index.ts";
-import { layerFileStores } from "../file/index.ts";
+import { FileClaimStore, FileEventStore, FileLock, layerFileStores, NodeHostIdentity } from "../file/index.ts";
+import { KeychainSecretStore } from "../keychain/index.ts";
 import { OAuthTokenEndpoint } from "../oauth/index.ts";
 import * as FileSessions from "../sessions/file-sessions.ts";
 import { BackgroundRefresh } from "./background-refresh.ts";
@@ -34,6 +35,8 @@ import { BackgroundRefresh } from "./background-refresh.ts";
 export interface CreateBatonOptions {
   /** Where baton keeps its state (default: BATON_HOME, else the OS convention). */
   readonly home?: string;
+  /** Where secrets live: the OS keychain (default) or 0600 files under `home` (an explicit choice). */
+  readonly storage?: "keychain" | "file";
   /** Refresh when less than this remains (default 5 minutes; adapted to short lifetimes). */
   readonly thresholdMs?: number;
   /** Accounts (`PROVIDER:ACCOUNT`) whose secrets are read in parallel at creation. */

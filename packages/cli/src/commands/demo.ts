@@ -50,14 +50,14 @@ export const demoCommand = Command.make(
       );
       yield* say(`  access tokens live ${ttl} s, the token endpoint answers after ${latency} ms; BATON_HOME=${home}`);
 
-      const first = yield* loginDemoAccount(home, server, account).pipe(Effect.provide(appLayer(home)));
+      const first = yield* loginDemoAccount(home, server, account).pipe(Effect.provide(appLayer(home, "file")));
       yield* say(
         `  logged in as ${accountKey(account)} (authorization code + PKCE, headless): generation ${first.generation}`,
       );
 
       let allGood = true;
       for (let round = 1; round <= rounds; round++) {
-        const stored = yield* accountStatus(account).pipe(Effect.provide(appLayer(home)));
+        const stored = yield* accountStatus(account).pipe(Effect.provide(appLayer(home, "file")));
         const now = yield* Clock.currentTimeMillis;
         const wait = Math.max(0, (stored.expiresAt ?? now) - now + 50);
         yield* say(
@@ -79,10 +79,10 @@ export const demoCommand = Command.make(
         );
       }
 
-      const status = yield* accountStatus(account).pipe(Effect.provide(appLayer(home)));
+      const status = yield* accountStatus(account).pipe(Effect.provide(appLayer(home, "file")));
       const now = yield* Clock.currentTimeMillis;
       yield* say(`\n${renderStatusTable([status], now, env.color)}`);
-      const timeline = yield* accountTimeline(account).pipe(Effect.provide(appLayer(home)));
+      const timeline = yield* accountTimeline(account).pipe(Effect.provide(appLayer(home, "file")));
       const s = timeline.summary;
       yield* say(
         `\nreplay: ${s.events} events, ${s.refreshes} refreshes for ${rounds} rotations, ${s.claims} claims, ` +
