@@ -10,6 +10,7 @@ import {
   type Credentials,
   Memory,
   type ProviderProfile,
+  RefreshSettings,
   replay,
   stateName,
   storeNewCredentials,
@@ -43,7 +44,14 @@ const setup = async (graceWindowSeconds = 0) => {
     Effect.runPromiseExit(
       Effect.gen(function* () {
         return yield* f(yield* Tokens.Tokens);
-      }).pipe(Effect.provide(Layer.fresh(Tokens.layer).pipe(Layer.provide(layer(pid))))),
+      }).pipe(
+        Effect.provide(Layer.fresh(Tokens.layer).pipe(Layer.provide(layer(pid)))),
+        Effect.provideService(RefreshSettings, {
+          ...RefreshSettings.defaultValue(),
+          lockWaitMs: 300,
+          watchFallbackMs: 20,
+        }),
+      ),
     );
   const events = () => world.events.get(key) ?? [];
   return { world, server, profile, expire, run, events };

@@ -18,6 +18,7 @@ import { freshness } from "../policy.ts";
 import { ClaimStore } from "../ports/claim-store.ts";
 import type { EventStore } from "../ports/event-store.ts";
 import { HostIdentity } from "../ports/host.ts";
+import { AccountLock } from "../ports/lock.ts";
 import { ProviderDirectory, type ProviderProfile } from "../ports/providers.ts";
 import type { SecretStore } from "../ports/secret-store.ts";
 import { TokenEndpoint } from "../ports/token-endpoint.ts";
@@ -46,8 +47,36 @@ const noCredentials = (account: AccountRef) =>
     message: `no credentials for ${accountKey(account)}; run \`baton login ${accountKey(account)}\``,
   });
 
-/** Obtains fresh credentials for `account` under the protocol. */
+/**
+ * Obtains fresh credentials for `account` under the protocol. When another live process is presenting the same
+ * generation (possible only after a lease takeover), this process never presents: it waits for that outcome — the
+ * new generation appearing in the store — within the same bounded wait as for the lock (I6).
+ */
 export const refreshAccount = Effect.fnUntraced(function* (account: AccountRef, options: RefreshOptions) {
+  const settings = yield* RefreshSettings;
+  const deadline = (yield* Clock.currentTimeMillis) + settings.lockWaitMs;
+  while (true) {
+    const outcome = yield* Effect.result(refreshOnce(account, options));
+    if (Result.isSuccess(outcome)) return outcome.success;
+    const error = outcome.failure;
+    const now = yield* Clock.currentTimeMillis;
+    if (!(error._tag === "Retryable" && error.reason === "in-flight-elsewhere" && now < deadline)) {
+      return yield* Effect.fail(error);
+    }
+    yield* Effect.logDebug(`${accountKey(account)}: ${error.message}; waiting for its outcome`);
+    yield* Effect.scoped(
+      Effect.gen(function* () {
+        const watcher = yield* AccountLock.use((lock) => lock.watch(account)).pipe(
+          Effect.orElseSucceed(() => undefined),
+        );
+        const wait = Math.min(settings.watchFallbackMs, deadline - now);
+        yield* watcher === undefined ? Effect.sleep(wait) : watcher.next(wait);
+      }),
+    );
+  }
+});
+
+const refreshOnce = Effect.fnUntraced(function* (account: AccountRef, options: RefreshOptions) {
   const settings = yield* RefreshSettings;
   const profile = yield* ProviderDirectory.use((providers) => providers.get(account.provider));
   // A forced refresh is satisfied by a generation newer than the one the caller held (or, holding none, newer than
@@ -144,7 +173,7 @@ const underLock = Effect.fnUntraced(function* (
     case "in-doubt": {
       // In doubt means "a presented claim for g and no g+1": confirm there is still no g+1 (another holder may have
       // stored it since we read).
-      const latest = yield* readSecrets(account);
+      const latest = variant.skipRereadUnderLock ? current : yield* readSecrets(account);
       if (latest !== undefined && latest.generation > g) return latest;
       const seen = snapshot.context.inDoubt;
       if (seen?.generation !== g || seen.attempt !== decision.claim.attempt) {

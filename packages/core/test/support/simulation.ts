@@ -143,6 +143,8 @@ export const runScenario = async (
       }),
     );
     const exit = await Effect.runPromiseExit(program);
+    // The simulated process exits when its call returns (as `baton token` does): from now on it is dead.
+    world.alive.delete(pid);
     if (Exit.isSuccess(exit)) return { kind: "token", token: exit.value };
     const error = Cause.findErrorOption(exit.cause);
     if (error._tag === "Some") {
