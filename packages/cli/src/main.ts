@@ -5,11 +5,16 @@
 import * as NodeServices from "@effect/platform-node/NodeServices";
 import { Cause, Effect, Exit } from "effect";
 import { Command } from "effect/cli";
+import { cleanCommand } from "./commands/clean.ts";
 import { demoCommand } from "./commands/demo.ts";
+import { doctorCommand } from "./commands/doctor.ts";
 import { execCommand } from "./commands/exec.ts";
+import { exportCommand } from "./commands/export.ts";
+import { importCommand } from "./commands/import.ts";
 import { loginCommand } from "./commands/login.ts";
 import { logoutCommand } from "./commands/logout.ts";
 import { providerCommand } from "./commands/provider.ts";
+import { rebuildCommand } from "./commands/rebuild.ts";
 import { refreshCommand } from "./commands/refresh.ts";
 import { replayCommand } from "./commands/replay.ts";
 import { statusCommand } from "./commands/status.ts";
@@ -34,6 +39,11 @@ const baton = Command.make("baton").pipe(
     useCommand,
     logoutCommand,
     replayCommand,
+    exportCommand,
+    importCommand,
+    cleanCommand,
+    rebuildCommand,
+    doctorCommand,
     demoCommand,
   ]),
 );

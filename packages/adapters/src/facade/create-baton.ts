@@ -26,8 +26,7 @@ import {
 } from "@baton/core";
 import { Effect, Exit, Fiber, Layer, ManagedRuntime, PubSub, Scope } from "effect";
 import { ProviderRegistry } from "../config/index.ts";
-import { FileClaimStore, FileEventStore, FileLock, layerFileStores, NodeHostIdentity } from "../file/index.ts";
-import { KeychainSecretStore } from "../keychain/index.ts";
+import { layerFileStores } from "../file/index.ts";
 import { OAuthTokenEndpoint } from "../oauth/index.ts";
 import * as FileSessions from "../sessions/file-sessions.ts";
 import { BackgroundRefresh } from "./background-refresh.ts";

@@ -1,0 +1,270 @@
+/**
+ * `baton export REF [--out FILE] [--force]`: the account's current credentials, encrypted (export-format.ts), read
+ * under the account lock so that no refresh is half-way. The file is created 0600 with O_EXCL (an existing file is
+ * refused unless --force, which replaces it atomically); without --out the export goes to stdout, with a warning on
+ * stderr. The passphrase comes from BATON_PASSPHRASE or a no-echo prompt on the terminal (asked twice), never from
+ * the command line; with neither available the command refuses (exit 2). Also home of {@link readPassphrase}, which
+ * `baton import` shares.
+ */
+import { randomBytes } from "node:crypto";
+import { constants, openSync } from "node:fs";
+import { lstat, open, rename, unlink } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { ReadStream } from "node:tty";
+import { ProviderRegistry } from "@baton/adapters";
+import {
+  type AccountRef,
+  accountKey,
+  describeCredentials,
+  InvalidInput,
+  LoginRequired,
+  Retryable,
+  SecretStore,
+  type StoreFailure,
+  withAccountLock,
+} from "@baton/core";
+import { Clock, Effect, Option } from "effect";
+import { Argument, Command, Flag } from "effect/cli";
+import { CliEnvironment } from "../composition.ts";
+import { EXPORT_VERSION, seal } from "../export-format.ts";
+import { absoluteTime } from "../format.ts";
+import { resolveAccount } from "../resolve.ts";
+
+// ------------------------------------------------------------------------------------------------- passphrase
+
+/** A terminal to prompt on: stdin when it is one, else the controlling terminal while stderr is one. */
+const openTerminal = (): { readonly input: ReadStream; readonly close: () => void } | undefined => {
+  if (process.stdin.isTTY === true) return { input: process.stdin as ReadStream, close: () => undefined };
+  if (process.stderr.isTTY !== true) return undefined;
+  try {
+    const input = new ReadStream(openSync("/dev/tty", "r"));
+    return { input, close: () => input.destroy() };
+  } catch {
+    return undefined;
+  }
+};
+
+/** Reads one line with echo off; rejects on Ctrl-C, or Ctrl-D on an empty line. */
+const promptHidden = (input: ReadStream, question: string): Promise<string> =>
+  new Promise((resolve, reject) => {
+    let value = "";
+    const finish = (error?: Error) => {
+      input.off("data", onData);
+      input.setRawMode(false);
+      input.pause();
+      process.stderr.write("\n");
+      if (error === undefined) resolve(value);
+      else reject(error);
+    };
+    const onData = (chunk: Buffer) => {
+      for (const ch of chunk.toString("utf8")) {
+        if (ch === "\r" || ch === "\n") return finish();
+        if (ch === "\u0003" || (ch === "\u0004" && value === "")) return finish(new Error("cancelled"));
+        if (ch === "\u007f" || ch === "\b") value = [...value].slice(0, -1).join("");
+        else if (ch >= " ") value += ch;
+      }
+    };
+    process.stderr.write(question);
+    input.setRawMode(true);
+    input.on("data", onData);
+    input.resume();
+  });
+
+const passphraseError = (message: string) => new InvalidInput({ reason: "passphrase", message });
+
+/**
+ * The passphrase: BATON_PASSPHRASE, else a prompt on the terminal (twice when `confirm`), else a usage error.
+ * Never logged, never part of an error message.
+ */
+export const readPassphrase = (purpose: string, confirm: boolean): Effect.Effect<string, InvalidInput> =>
+  Effect.gen(function* () {
+    const fromEnv = process.env.BATON_PASSPHRASE;
+    if (fromEnv !== undefined) {
+      if (fromEnv === "") return yield* passphraseError("BATON_PASSPHRASE is set but empty");
+      return fromEnv;
+    }
+    const terminal = openTerminal();
+    if (terminal === undefined) {
+      return yield* passphraseError(
+        `${purpose} needs a passphrase: set BATON_PASSPHRASE, or run it on a terminal to be asked (never on the command line)`,
+      );
+    }
+    const ask = (question: string) =>
+      Effect.tryPromise({
+        try: () => promptHidden(terminal.input, question),
+        catch: () => passphraseError("passphrase entry cancelled"),
+      });
+    return yield* Effect.gen(function* () {
+      const first = yield* ask(`Passphrase for the ${purpose}: `);
+      if (first === "") return yield* passphraseError("the passphrase must not be empty");
+      if (confirm && (yield* ask("Repeat the passphrase: ")) !== first) {
+        return yield* passphraseError("the two passphrases differ");
+      }
+      return first;
+    }).pipe(Effect.ensuring(Effect.sync(terminal.close)));
+  });
+
+// ---------------------------------------------------------------------------------------------------- options
+
+export interface ExportOptions {
+  readonly ref: string;
+  readonly out: string | undefined;
+  readonly force: boolean;
+}
+
+export const parseExportOptions = (input: {
+  readonly ref: string;
+  readonly out: Option.Option<string>;
+  readonly force: boolean;
+}): Effect.Effect<ExportOptions, InvalidInput> => {
+  const out = Option.getOrUndefined(input.out);
+  if (input.force && out === undefined) {
+    return Effect.fail(new InvalidInput({ reason: "argument", message: "--force only makes sense with --out FILE" }));
+  }
+  if (out === "") return Effect.fail(new InvalidInput({ reason: "argument", message: "--out: name a file" }));
+  return Effect.succeed({ ref: input.ref, out, force: input.force });
+};
+
+// -------------------------------------------------------------------------------------------------- behaviour
+
+/** A store failure as the exit-code contract sees it: a corrupt record needs a login, the rest is retryable. */
+export const storeProblem = (account: AccountRef) => (failure: StoreFailure) =>
+  failure.reason === "corrupt"
+    ? new LoginRequired({ account: accountKey(account), reason: "no-credentials", message: failure.message })
+    : new Retryable({ account: accountKey(account), reason: "store-unavailable", message: failure.message });
+
+const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
+
+/** Creates `path` 0600 exclusively, writes and fsyncs it; removes it again if writing fails. */
+const writeNew = async (path: string, text: string): Promise<void> => {
+  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW;
+  const handle = await open(path, flags, 0o600);
+  try {
+    await handle.chmod(0o600);
+    await handle.writeFile(text, "utf8");
+    await handle.sync();
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    await unlink(path).catch(() => undefined);
+    throw error;
+  }
+  await handle.close();
+};
+
+const writeExportFile = (path: string, text: string, force: boolean) =>
+  Effect.tryPromise({
+    try: async () => {
+      if (!force) return writeNew(path, text);
+      const temp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
+      await writeNew(temp, text);
+      await rename(temp, path).catch(async (error: unknown) => {
+        await unlink(temp).catch(() => undefined);
+        throw error;
+      });
+    },
+    catch: (error) => {
+      const code = typeof error === "object" && error !== null && "code" in error ? String(error.code) : "error";
+      return new InvalidInput({
+        reason: "argument",
+        message:
+          code === "EEXIST"
+            ? `${path} already exists; pass --force to replace it`
+            : `could not write ${path} (${code === "ELOOP" ? "it is a symbolic link" : code})`,
+      });
+    },
+  });
+
+export const runExport = (options: ExportOptions) =>
+  Effect.gen(function* () {
+    const env = yield* CliEnvironment;
+    const account = yield* resolveAccount(env.home, options.ref);
+    const key = accountKey(account);
+    yield* ProviderRegistry.getProvider(env.home, account.provider);
+    const { out } = options;
+    if (out !== undefined && !options.force) {
+      const exists = yield* Effect.promise(() =>
+        lstat(out).then(
+          () => true,
+          () => false,
+        ),
+      );
+      if (exists) {
+        return yield* new InvalidInput({
+          reason: "argument",
+          message: `${out} already exists; pass --force to replace it`,
+        });
+      }
+    }
+    const secrets = yield* SecretStore;
+    const read = secrets.read(account).pipe(Effect.mapError(storeProblem(account)));
+    // Checked first without the lock (taking it would create the directory of an account that does not exist),
+    // then read again under it so that the export is never taken half-way through a refresh.
+    const credentials = (yield* read) === undefined ? undefined : yield* withAccountLock(account, read);
+    if (credentials === undefined) {
+      return yield* new LoginRequired({
+        account: key,
+        reason: "no-credentials",
+        message: `${key} has no credentials to export; log in with \`baton login ${key}\``,
+      });
+    }
+    const passphrase = yield* readPassphrase(`export of ${key}`, true);
+    const now = yield* Clock.currentTimeMillis;
+    const envelope = yield* Effect.promise(() =>
+      seal(
+        key,
+        {
+          access_token: credentials.accessToken,
+          ...(credentials.refreshToken === undefined ? {} : { refresh_token: credentials.refreshToken }),
+          token_type: credentials.tokenType,
+          expires_at: credentials.expiresAt,
+          ...(credentials.scope === undefined ? {} : { scope: credentials.scope }),
+          issuer: credentials.issuer,
+          client_id: credentials.clientId,
+          generation: credentials.generation,
+          exported_at: now,
+        },
+        passphrase,
+      ),
+    );
+    const text = `${JSON.stringify(envelope, null, 2)}\n`;
+    if (out === undefined) {
+      yield* Effect.sync(() => {
+        process.stderr.write("warning: writing the encrypted export to stdout; store it as carefully as the account\n");
+        process.stdout.write(text);
+      });
+    } else {
+      yield* writeExportFile(out, text, options.force);
+    }
+    const summary = describeCredentials(credentials);
+    yield* Effect.sync(() =>
+      process.stderr.write(
+        `exported ${key} (generation ${summary.generation}, access ${summary.accessFp}` +
+          `${summary.refreshFp === undefined ? "" : `, refresh ${summary.refreshFp}`}, expires ${absoluteTime(summary.expiresAt)})` +
+          `${out === undefined ? "" : ` to ${out}`} in format baton-export v${EXPORT_VERSION}\n` +
+          "note: an export is a copy of a refresh token. Where the provider rotates refresh tokens, only one store may " +
+          `keep using it; after importing it elsewhere, run \`baton logout ${key} --keep-remote\` here.\n`,
+      ),
+    );
+  });
+
+export const exportCommand = Command.make(
+  "export",
+  {
+    ref: Argument.String("ref").pipe(Argument.withDescription("PROVIDER:ACCOUNT, or PROVIDER for its default account")),
+    out: Flag.String("out").pipe(
+      Flag.withDescription("write to FILE (created 0600; an existing file is refused unless --force)"),
+      Flag.optional,
+    ),
+    force: Flag.Boolean("force").pipe(Flag.withDescription("replace FILE if it exists"), Flag.withDefault(false)),
+  },
+  (input) => Effect.flatMap(parseExportOptions(input), runExport),
+).pipe(
+  Command.withDescription(
+    "Export an account's credentials, encrypted with a passphrase (BATON_PASSPHRASE or a prompt)",
+  ),
+  Command.withExamples([
+    { command: "baton export github:work --out work.baton", description: "encrypted file, 0600, asks the passphrase" },
+    { command: "baton export github:work > work.baton", description: "to stdout (a warning goes to stderr)" },
+    { command: "baton import github:work work.baton", description: "on the other machine, then log out here" },
+  ]),
+);
