@@ -31,7 +31,13 @@ const rows = (commands: ReadonlyArray<ReadonlyArray<string>>) =>
   commands.map((args) => ({ line: args.join(" "), args }));
 
 const WITH_EXAMPLES = rows([
+  ["provider"],
   ["provider", "add"],
+  ["provider", "list"],
+  ["provider", "remove"],
+  ["refresh"],
+  ["logout"],
+  ["demo"],
   ["login"],
   ["token"],
   ["exec"],
@@ -43,15 +49,6 @@ const WITH_EXAMPLES = rows([
   ["clean"],
   ["rebuild"],
   ["doctor"],
-]);
-/** Commands whose help has no EXAMPLES section yet (not in this change's files): see the report. */
-const WITHOUT_EXAMPLES = rows([
-  ["provider"],
-  ["provider", "list"],
-  ["provider", "remove"],
-  ["refresh"],
-  ["logout"],
-  ["demo"],
 ]);
 
 describe("--help", () => {
@@ -65,17 +62,6 @@ describe("--help", () => {
       expect(result.stdout).toMatch(/EXAMPLES\n {2}# .+\n {2}baton /);
     },
   );
-
-  it.each(WITHOUT_EXAMPLES)("baton $line --help prints usage on stdout and exits 0", async ({ line, args }) => {
-    const result = await session.run([...args, "--help"]);
-    expect(result.code).toBe(0);
-    expect(result.stdout).toContain(`USAGE\n  baton ${line}`);
-  });
-
-  it.fails.each(WITHOUT_EXAMPLES)("baton $line --help shows examples (known gap)", async ({ args }) => {
-    const result = await session.run([...args, "--help"]);
-    expect(result.stdout).toContain("EXAMPLES");
-  });
 });
 
 describe("bad arguments exit 2", () => {
@@ -105,7 +91,7 @@ describe("bad arguments exit 2", () => {
     },
   );
 
-  it.fails("names the unknown flag on stderr and keeps stdout empty (known gap: the message is 'Help requested')", async () => {
+  it("names the unknown flag on stderr and keeps stdout empty", async () => {
     const result = await session.run(["token", "demo:you", "--bogus"]);
     expect(result.stderr).toContain("--bogus");
     expect(result.stdout).toBe("");
@@ -148,6 +134,8 @@ describe("unknown providers exit 5, accounts without credentials exit 3", () => 
       ["export", "nope:you"],
       ["import", "nope:you", "/nonexistent"],
       ["exec", "nope:you", "--", "true"],
+      ["status", "nope:you"],
+      ["replay", "nope:you"],
       ["provider", "remove", "nope"],
     ]),
   )("baton $line exits 5 and points to provider add", async ({ args }) => {
@@ -171,6 +159,14 @@ describe("unknown providers exit 5, accounts without credentials exit 3", () => 
     expect(result.code).toBe(3);
     expect(result.stdout).toBe("");
     expect(result.stderr).toContain("baton login demo:nobody");
+  });
+
+  it("baton logout demo:nobody exits 3, records nothing and creates no account directory", async () => {
+    const result = await session.run(["logout", "demo:nobody"]);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain("demo:nobody is not logged in");
+    const replayed = await session.run(["replay", "demo:nobody", "--json"]);
+    expect(JSON.parse(replayed.stdout).accounts[0].events).toEqual([]);
   });
 
   it("given a provider with no default account, a bare PROVIDER says how to name one", async () => {

@@ -27,13 +27,17 @@ const readPlainFile = (path: string): string | undefined => {
   }
 };
 
-const defaultAccount = (home: string, provider: string): string | undefined => {
+/**
+ * The account a reference names, if the provider is registered: the named account, or the provider's default.
+ * `undefined` (hand over to the full CLI) for an unregistered provider or an unreadable registry.
+ */
+const registeredAccount = (home: string, provider: string, named: string | undefined): string | undefined => {
   const text = readPlainFile(join(home, "config.json"));
   if (text === undefined) return undefined;
   try {
-    const config: unknown = JSON.parse(text);
-    const defaults = (config as { defaults?: Record<string, unknown> }).defaults;
-    const account = defaults?.[provider];
+    const config = JSON.parse(text) as { providers?: Record<string, unknown>; defaults?: Record<string, unknown> };
+    if (config.providers === undefined || !Object.hasOwn(config.providers, provider)) return undefined;
+    const account = named ?? config.defaults?.[provider];
     return typeof account === "string" && NAME.test(account) ? account : undefined;
   } catch {
     return undefined;
@@ -47,7 +51,7 @@ export const tryFastToken = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv
   const [provider = "", named, ...rest] = ref.split(":");
   if (rest.length > 0 || !NAME.test(provider) || (named !== undefined && !NAME.test(named))) return false;
   const home = resolveHome(env);
-  const account = named ?? defaultAccount(home, provider);
+  const account = registeredAccount(home, provider, named);
   if (account === undefined) return false;
   const text = readPlainFile(join(home, "accounts", provider, account, "secret.json"));
   if (text === undefined) return false;

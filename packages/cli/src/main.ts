@@ -4,7 +4,7 @@
  */
 import * as NodeServices from "@effect/platform-node/NodeServices";
 import { Cause, Effect, Exit } from "effect";
-import { Command } from "effect/cli";
+import { CliOutput, Command } from "effect/cli";
 import { cleanCommand } from "./commands/clean.ts";
 import { demoCommand } from "./commands/demo.ts";
 import { doctorCommand } from "./commands/doctor.ts";
@@ -48,14 +48,36 @@ const baton = Command.make("baton").pipe(
   ]),
 );
 
+/**
+ * Help and version go to stdout when asked for; an invalid invocation (unknown flag, missing argument, bad value)
+ * prints its errors and the command's help on stderr, so stdout — where `baton token` writes — stays clean.
+ */
+const presenter = CliOutput.layerPresenter({
+  present: (event) =>
+    event._tag === "InvalidInvocation"
+      ? Effect.gen(function* () {
+          const formatter = yield* CliOutput.Formatter;
+          yield* Effect.sync(() =>
+            process.stderr.write(
+              `${formatter.formatErrors(event.errors)}\n\n${formatter.formatHelpDoc(event.helpDoc)}\n`,
+            ),
+          );
+        })
+      : CliOutput.defaultPresenter.present(event),
+});
+
 const main = async (): Promise<number> => {
-  const program = Command.runWith(baton, { version: VERSION, renderErrors: false })(process.argv.slice(2));
-  const exit = await Effect.runPromiseExit(provideApp(program).pipe(Effect.provide(NodeServices.layer)));
+  const program = Command.runWith(baton, { version: VERSION })(process.argv.slice(2));
+  const exit = await Effect.runPromiseExit(
+    provideApp(program).pipe(Effect.provide(presenter), Effect.provide(NodeServices.layer)),
+  );
   if (Exit.isSuccess(exit)) return typeof process.exitCode === "number" ? process.exitCode : EXIT.ok;
   const error = Cause.findErrorOption(exit.cause);
   const failure = error._tag === "Some" ? error.value : Cause.squash(exit.cause);
   const code = exitCodeOf(failure);
-  process.stderr.write(`baton: ${messageOf(failure)}\n`);
+  // An invalid invocation was already explained by the presenter.
+  const explained = typeof failure === "object" && failure !== null && "_tag" in failure && failure._tag === "ShowHelp";
+  if (!explained) process.stderr.write(`baton: ${messageOf(failure)}\n`);
   if (code === EXIT.bug && process.env.BATON_DEBUG === "1") process.stderr.write(`${Cause.pretty(exit.cause)}\n`);
   return code;
 };

@@ -23,3 +23,11 @@ export const resolveAccount = (home: string, input: string) =>
     }
     return { provider: parsed.provider, account: fallback } satisfies AccountRef;
   });
+
+/** Like {@link resolveAccount}, and the provider must be registered (exit 5 otherwise). */
+export const resolveKnownAccount = (home: string, input: string) =>
+  Effect.gen(function* () {
+    const account = yield* resolveAccount(home, input);
+    yield* ProviderRegistry.getProvider(home, account.provider);
+    return account;
+  });

@@ -270,27 +270,37 @@ export const defaultAccount = (
  * registry fails at start-up with its `InvalidInput`. Each `get` re-reads it when it changed on disk; if it has
  * become unreadable since, the last good version is used and a warning is logged (the port can only say NotFound).
  */
-export const layer = (home: string): Layer.Layer<ProviderDirectory, ConfigError> =>
-  Layer.effect(
-    ProviderDirectory,
-    Effect.gen(function* () {
-      let lastGood = yield* loadConfig(home);
-      const current = loadConfig(home).pipe(
-        Effect.tap((config) =>
-          Effect.sync(() => {
-            lastGood = config;
-          }),
-        ),
-        Effect.catch((error) =>
-          Effect.as(Effect.logWarning(`using the last readable provider registry: ${error.message}`), lastGood),
-        ),
-      );
-      return ProviderDirectory.of({
-        get: (name) =>
-          Effect.flatMap(current, (config) => {
-            const provider = storedProvider(config, name);
-            return provider === undefined ? Effect.fail(unknownProvider(name)) : Effect.succeed(toProfile(provider));
-          }),
-      });
-    }),
+export const layer = (home: string): Layer.Layer<ProviderDirectory> =>
+  Layer.sync(ProviderDirectory, () => {
+    const current = readingLastGood(home);
+    return ProviderDirectory.of({
+      get: (name) =>
+        Effect.flatMap(current, (config) => {
+          const provider = storedProvider(config, name);
+          return provider === undefined ? Effect.fail(unknownProvider(name)) : Effect.succeed(toProfile(provider));
+        }),
+    });
+  });
+
+/**
+ * The registry, read on demand (so commands that do not need it — `--help`, `doctor` — work with a malformed one).
+ * If the file becomes unreadable after a good read, the last good version is used and a warning is logged; with no
+ * good read yet the problem is reported as `InvalidInput` naming the file and field.
+ */
+export const readingLastGood = (home: string): Effect.Effect<BatonConfig, InvalidInput> => {
+  let lastGood: BatonConfig | undefined;
+  return loadConfig(home).pipe(
+    Effect.tap((config) =>
+      Effect.sync(() => {
+        lastGood = config;
+      }),
+    ),
+    Effect.catch((error) =>
+      lastGood === undefined
+        ? Effect.fail(
+            error._tag === "InvalidInput" ? error : new InvalidInput({ reason: "config", message: error.message }),
+          )
+        : Effect.as(Effect.logWarning(`using the last readable provider registry: ${error.message}`), lastGood),
+    ),
   );
+};

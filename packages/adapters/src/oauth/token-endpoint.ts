@@ -19,8 +19,8 @@ import {
 } from "@baton/core";
 import { Clock, Effect, Layer } from "effect";
 import * as oauth from "oauth4webapi";
-import { type BatonConfig, type StoredProvider, storedProvider } from "../config/provider-config.ts";
-import { type ConfigError, loadConfig } from "../config/provider-registry.ts";
+import { type StoredProvider, storedProvider } from "../config/provider-config.ts";
+import { readingLastGood } from "../config/provider-registry.ts";
 import { authorizationServer, client, clientAuthentication, type OAuthTarget, requestOptions } from "./client.ts";
 import { discover } from "./discovery.ts";
 import { type Exchange, type HttpOptions, newExchange } from "./http.ts";
@@ -130,35 +130,30 @@ const resolveFrom = (
  * malformed one fails here, with its `InvalidInput`); each refresh re-reads it if it changed, keeping the last good
  * version if it has become unreadable.
  */
-export const layer = (home: string, options: TokenEndpointOptions = {}): Layer.Layer<TokenEndpoint, ConfigError> =>
-  Layer.effect(
-    TokenEndpoint,
-    Effect.gen(function* () {
-      let lastGood: BatonConfig = yield* loadConfig(home);
-      const discovered = new Map<string, OAuthTarget["metadata"]>();
-      const current = loadConfig(home).pipe(
-        Effect.tap((config) =>
-          Effect.sync(() => {
-            lastGood = config;
+export const layer = (home: string, options: TokenEndpointOptions = {}): Layer.Layer<TokenEndpoint> =>
+  Layer.sync(TokenEndpoint, () => {
+    const discovered = new Map<string, OAuthTarget["metadata"]>();
+    const current = readingLastGood(home).pipe(
+      Effect.mapError(
+        (error) =>
+          new TokenEndpointFailure({
+            reason: "network",
+            processed: "no",
+            message: `nothing was sent: the provider registry cannot be read (${error.message})`,
           }),
-        ),
-        Effect.catch((error) =>
-          Effect.as(Effect.logWarning(`using the last readable provider registry: ${error.message}`), lastGood),
-        ),
-      );
-      return TokenEndpoint.of(
-        make(
-          (request) =>
-            Effect.flatMap(current, (config) =>
-              resolveFrom(storedProvider(config, request.account.provider), request, discovered, options),
-            ),
-          options,
-        ),
-      );
-    }),
-  );
+      ),
+    );
+    return TokenEndpoint.of(
+      make(
+        (request) =>
+          Effect.flatMap(current, (config) =>
+            resolveFrom(storedProvider(config, request.account.provider), request, discovered, options),
+          ),
+        options,
+      ),
+    );
+  });
 
-/** `TokenEndpoint` for a fixed set of providers (embedding, tests): no registry file involved. */
 export const layerFromProviders = (
   providers: ReadonlyArray<StoredProvider>,
   options: TokenEndpointOptions = {},

@@ -88,8 +88,11 @@ export const layer = (options: { readonly home: string }): Layer.Layer<Sessions,
           Effect.gen(function* () {
             const now = yield* Clock.currentTimeMillis;
             const records = yield* readAll;
+            // On this host liveness decides (a week-long `baton exec` is not stale); elsewhere only age can.
             return yield* Effect.filter(records, (r) =>
-              Effect.map(alive(r), (isAlive) => !isAlive || now - r.seenAt > idleMs),
+              Effect.map(identity.isAlive(r.host, r.pid), (liveness) =>
+                liveness === "dead" ? true : liveness === "unknown" ? now - r.seenAt > idleMs : false,
+              ),
             );
           }),
         remove,

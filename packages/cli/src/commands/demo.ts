@@ -97,4 +97,10 @@ export const demoCommand = Command.make(
       }
       yield* say(paint(env.color, "green", `one refresh per rotation, zero reuse, nobody logged out.`));
     }).pipe(Effect.scoped),
-).pipe(Command.withDescription("Run the main job end to end against a local authorization server"));
+).pipe(
+  Command.withDescription("Run the main job end to end against a local authorization server"),
+  Command.withExamples([
+    { command: "baton demo", description: "16 processes through 3 rotations" },
+    { command: "baton demo --processes 32 --rounds 5", description: "a bigger herd" },
+  ]),
+);

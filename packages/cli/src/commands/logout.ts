@@ -3,7 +3,7 @@
  * best effort) unless --keep-remote, removes the local secrets and records the logout. Warns when sessions are active.
  */
 import { Discovery, ProviderRegistry, Revocation } from "@baton/adapters";
-import { accountKey, record, SecretStore, Sessions, withAccountLock } from "@baton/core";
+import { accountKey, LoginRequired, record, SecretStore, Sessions, withAccountLock } from "@baton/core";
 import { Effect } from "effect";
 import { Argument, Command, Flag } from "effect/cli";
 import { CliEnvironment } from "../composition.ts";
@@ -32,6 +32,9 @@ export const logoutCommand = Command.make(
         );
       }
       const provider = yield* ProviderRegistry.getProvider(env.home, account.provider);
+      if ((yield* (yield* SecretStore).read(account)) === undefined) {
+        return yield* new LoginRequired({ account: key, reason: "no-credentials", message: `${key} is not logged in` });
+      }
       yield* withAccountLock(
         account,
         Effect.gen(function* () {
@@ -53,4 +56,10 @@ export const logoutCommand = Command.make(
       );
       yield* Effect.sync(() => process.stderr.write(`logged out ${key}\n`));
     }),
-).pipe(Command.withDescription("Revoke and remove an account's credentials"));
+).pipe(
+  Command.withDescription("Revoke and remove an account's credentials"),
+  Command.withExamples([
+    { command: "baton logout github:work", description: "revoke at the provider and remove locally" },
+    { command: "baton logout github:work --keep-remote", description: "remove locally only (e.g. after an export)" },
+  ]),
+);

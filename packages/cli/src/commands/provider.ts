@@ -80,7 +80,13 @@ const list = Command.make(
             );
       yield* Effect.sync(() => process.stdout.write(`${text}\n`));
     }),
-).pipe(Command.withDescription("List registered providers"));
+).pipe(
+  Command.withDescription("List registered providers"),
+  Command.withExamples([
+    { command: "baton provider list", description: "a table of providers" },
+    { command: "baton provider list --json", description: "machine-readable, without client secrets" },
+  ]),
+);
 
 const remove = Command.make("remove", { name: Argument.String("name") }, ({ name }) =>
   Effect.gen(function* () {
@@ -90,9 +96,19 @@ const remove = Command.make("remove", { name: Argument.String("name") }, ({ name
       process.stderr.write(`removed provider ${name} (stored credentials are kept; use \`baton logout\`)\n`),
     );
   }),
-).pipe(Command.withDescription("Unregister a provider"));
+).pipe(
+  Command.withDescription("Unregister a provider"),
+  Command.withExamples([{ command: "baton provider remove github", description: "forget the github provider" }]),
+);
 
 export const providerCommand = Command.make("provider").pipe(
   Command.withDescription("Manage OAuth providers"),
+  Command.withExamples([
+    {
+      command: "baton provider add github --issuer https://issuer.example --client-id ID",
+      description: "register one",
+    },
+    { command: "baton provider list", description: "show them" },
+  ]),
   Command.withSubcommands([add, list, remove]),
 );

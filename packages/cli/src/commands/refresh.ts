@@ -31,4 +31,10 @@ export const refreshCommand = Command.make(
         );
       }
     }),
-).pipe(Command.withDescription("Force a refresh now (still one rotation across every process)"));
+).pipe(
+  Command.withDescription("Force a refresh now (still one rotation across every process)"),
+  Command.withExamples([
+    { command: "baton refresh github:work", description: "rotate github:work now" },
+    { command: "baton refresh --all", description: "rotate every account" },
+  ]),
+);

@@ -8,7 +8,7 @@ import { Argument, Command, Flag } from "effect/cli";
 import { allAccounts } from "../account-status.ts";
 import { CliEnvironment } from "../composition.ts";
 import { absoluteTime, paint } from "../format.ts";
-import { resolveAccount } from "../resolve.ts";
+import { resolveKnownAccount } from "../resolve.ts";
 import { describeEvent, findAnomalies, summarize } from "../timeline.ts";
 
 export const accountTimeline = (account: AccountRef) =>
@@ -38,7 +38,7 @@ export const replayCommand = Command.make(
   ({ ref, json }) =>
     Effect.gen(function* () {
       const env = yield* CliEnvironment;
-      const accounts = Option.isSome(ref) ? [yield* resolveAccount(env.home, ref.value)] : yield* allAccounts;
+      const accounts = Option.isSome(ref) ? [yield* resolveKnownAccount(env.home, ref.value)] : yield* allAccounts;
       const timelines = yield* Effect.forEach(accounts, accountTimeline);
       if (json) {
         yield* Effect.sync(() =>

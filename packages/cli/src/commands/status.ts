@@ -7,7 +7,7 @@ import { Argument, Command, Flag } from "effect/cli";
 import { type AccountStatus, accountStatus, allAccounts } from "../account-status.ts";
 import { CliEnvironment } from "../composition.ts";
 import { absoluteTime, paint, relativeTime, table } from "../format.ts";
-import { resolveAccount } from "../resolve.ts";
+import { resolveKnownAccount } from "../resolve.ts";
 
 export const renderStatusTable = (statuses: ReadonlyArray<AccountStatus>, now: number, color: boolean): string => {
   if (statuses.length === 0) return "no accounts yet; run `baton login PROVIDER:ACCOUNT`";
@@ -50,7 +50,7 @@ export const statusCommand = Command.make(
   ({ ref, json }) =>
     Effect.gen(function* () {
       const env = yield* CliEnvironment;
-      const accounts = Option.isSome(ref) ? [yield* resolveAccount(env.home, ref.value)] : yield* allAccounts;
+      const accounts = Option.isSome(ref) ? [yield* resolveKnownAccount(env.home, ref.value)] : yield* allAccounts;
       const statuses = yield* Effect.forEach(accounts, accountStatus, { concurrency: 16 });
       const now = yield* Clock.currentTimeMillis;
       const text = json

@@ -3,7 +3,7 @@
  * the provider's profile (grace window for in-doubt retries). Adapters read it from the config file in BATON_HOME.
  */
 import { Context, type Effect } from "effect";
-import type { NotFound } from "../errors.ts";
+import type { InvalidInput, NotFound } from "../errors.ts";
 
 export interface ProviderProfile {
   readonly name: string;
@@ -16,7 +16,8 @@ export interface ProviderProfile {
 }
 
 export interface ProviderDirectoryShape {
-  readonly get: (name: string) => Effect.Effect<ProviderProfile, NotFound>;
+  /** The provider's profile; `InvalidInput` when the registry itself cannot be read (malformed configuration). */
+  readonly get: (name: string) => Effect.Effect<ProviderProfile, NotFound | InvalidInput>;
 }
 
 export class ProviderDirectory extends Context.Service<ProviderDirectory, ProviderDirectoryShape>()(
