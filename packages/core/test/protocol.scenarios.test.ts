@@ -50,6 +50,7 @@ const setup = async (graceWindowSeconds = 0) => {
           ...RefreshSettings.defaultValue(),
           lockWaitMs: 300,
           watchFallbackMs: 20,
+          persistRetryMs: 1_500,
         }),
       ),
     );
@@ -217,6 +218,30 @@ describe("refresh protocol scenarios", () => {
     const exit = await run(2, (t) => t.accessToken(account));
     expect(errorOf(exit)).toMatchObject({ _tag: "Retryable", reason: "in-flight-elsewhere" });
     expect(server.presentations).toHaveLength(0);
+  });
+
+  it("refresh - given a full disk while persisting, should keep the new credentials, retry and store them", async () => {
+    const { run, server, world, expire, events } = await setup();
+    expire();
+    world.failSecretWrites = 3;
+    const exit = await run(2, (t) => t.accessToken(account));
+    expect(Exit.isSuccess(exit) && exit.value).toBe(world.secrets.get(key)?.accessToken);
+    expect(world.secrets.get(key)?.generation).toBe(2);
+    expect(server.presentations).toHaveLength(1);
+    expect(events().filter((e) => e.type === "credentials.stored")).toHaveLength(2);
+  });
+
+  it("refresh - given a disk that stays full, should fail retryable and never blank, and no sibling presents again", async () => {
+    const { run, server, world, expire } = await setup();
+    expire();
+    world.failSecretWrites = 1_000;
+    const first = await run(2, (t) => t.accessToken(account));
+    expect(errorOf(first)).toMatchObject({ _tag: "Retryable", reason: "persist-failed" });
+    expect(world.secrets.get(key)?.generation).toBe(1);
+    world.alive.add(2);
+    const sibling = await run(3, (t) => t.accessToken(account));
+    expect(errorOf(sibling)).toMatchObject({ _tag: "Retryable" });
+    expect(server.presentations).toHaveLength(1);
   });
 
   it("accessToken - given no credentials, should ask for a login", async () => {

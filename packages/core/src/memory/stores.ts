@@ -5,6 +5,7 @@
  */
 import { Effect, Layer } from "effect";
 import { type AccountRef, accountFromKey, accountKey } from "../account.ts";
+import { StoreFailure } from "../errors.ts";
 import type { AccountEvent } from "../events.ts";
 import { type ClaimRecord, ClaimStore } from "../ports/claim-store.ts";
 import { EventStore } from "../ports/event-store.ts";
@@ -20,6 +21,10 @@ export const secretStoreLayer = (world: MemoryWorld, pid: number) =>
       write: (account, next, expectedGeneration) =>
         Effect.gen(function* () {
           yield* pause("secrets.write");
+          if (world.failSecretWrites > 0) {
+            world.failSecretWrites -= 1;
+            return yield* new StoreFailure({ reason: "no-space", message: "no space left on device (simulated)" });
+          }
           const key = accountKey(account);
           const found = world.secrets.get(key)?.generation ?? 0;
           if (found !== expectedGeneration || next.generation <= found) {

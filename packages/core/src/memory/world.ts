@@ -45,6 +45,8 @@ export interface MemoryWorld {
   readonly alive: Set<number>;
   /** Decides, when a live holder has the lock, whether its lease "expires" and is taken over (a fault). */
   stealLease: (account: string, requesterPid: number) => boolean;
+  /** Fault injection: the next this-many secret writes fail as if the disk were full (ENOSPC). */
+  failSecretWrites: number;
   /** Bumped on every change to a store or lock; waiters compare against it. */
   version: number;
   readonly waiters: Set<() => void>;
@@ -61,6 +63,7 @@ export const makeWorld = (host = "memory-host"): MemoryWorld => ({
   locks: new Map(),
   alive: new Set(),
   stealLease: () => false,
+  failSecretWrites: 0,
   version: 0,
   waiters: new Set(),
   nextLeaseId: 1,
