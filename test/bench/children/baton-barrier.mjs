@@ -1,0 +1,94 @@
+/**
+ * One embedded baton host of the barrier herd: loads baton (the bench bundle), creates the facade on BATON_HOME with
+ * the account prefetched (its cached token is expired by then) and background refresh off, prints READY, waits for a
+ * line on stdin, then asks `accessToken(ref)` once and prints `TOKEN <token>`. Exits by itself after 120 s without a
+ * signal. After the token it prints `CPU <json>`: this process's CPU time (user + system, ms) from GO to the token.
+ * Usage: node baton-barrier.mjs BUNDLE HOME REF
+ * With BENCH_PROFILE_DIR set, a CPU profile (100 µs sampling) runs from GO until the token is printed and is written
+ * there as <pid>.cpuprofile: the herd's wake-up path only, without the start-up.
+ * With BENCH_COUNT_FS=1, calls of node:fs/promises functions, proper-lockfile's callback fs calls and fs.watch
+ * notifications made between GO and the token are counted and printed as `FSCOUNTS <json>` after the token.
+ */
+const [bundle, home, ref] = process.argv.slice(2);
+const giveUp = setTimeout(() => {
+  process.stderr.write("no GO within 120 s\n");
+  process.exit(3);
+}, 120_000);
+
+const profileDir = process.env.BENCH_PROFILE_DIR;
+let session;
+if (profileDir !== undefined) {
+  const { Session } = await import("node:inspector/promises");
+  session = new Session();
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.setSamplingInterval", { interval: 100 });
+}
+const counts = {};
+let counting = false;
+if (process.env.BENCH_COUNT_FS === "1") {
+  const { createRequire, syncBuiltinESMExports } = await import("node:module");
+  const require = createRequire(import.meta.url);
+  const fs = require("node:fs");
+  const fsp = require("node:fs/promises");
+  const count = (name) => {
+    if (counting) counts[name] = (counts[name] ?? 0) + 1;
+  };
+  for (const name of ["lstat", "stat", "open", "readFile", "readdir", "mkdir", "rename", "rm", "unlink", "chmod"]) {
+    const original = fsp[name];
+    fsp[name] = function (...args) {
+      count(`promises.${name}`);
+      return original.apply(this, args);
+    };
+  }
+  for (const name of ["mkdir", "stat", "lstat", "utimes", "rmdir", "rm", "readFile", "writeFile", "open"]) {
+    const original = fs[name];
+    fs[name] = function (...args) {
+      count(`fs.${name}`);
+      return original.apply(this, args);
+    };
+  }
+  const watch = fs.watch;
+  fs.watch = (path, options, listener) =>
+    watch(path, options, (event, name) => {
+      count("watch.notifications");
+      listener(event, name);
+    });
+  syncBuiltinESMExports();
+}
+const { createBaton } = await import(bundle);
+const baton = await createBaton({ home, prefetch: [ref], backgroundRefresh: false });
+process.stdout.write("READY\n");
+let released = false;
+// The parent went away before GO (its end of the pipe closed): stop at once instead of waiting for the time limit.
+process.stdin.once("end", () => {
+  if (!released) process.exit(3);
+});
+process.stdin.once("data", async () => {
+  released = true;
+  clearTimeout(giveUp);
+  process.stdin.pause();
+  try {
+    await session?.post("Profiler.start");
+    counting = true;
+    const cpuAtGo = process.cpuUsage();
+    const token = await baton.accessToken(ref);
+    const cpu = process.cpuUsage(cpuAtGo);
+    counting = false;
+    process.stdout.write(
+      `TOKEN ${token}\nCPU ${JSON.stringify({ userMs: cpu.user / 1000, systemMs: cpu.system / 1000 })}\n`,
+    );
+    if (process.env.BENCH_COUNT_FS === "1") process.stdout.write(`FSCOUNTS ${JSON.stringify(counts)}\n`);
+    if (session !== undefined) {
+      const { profile } = await session.post("Profiler.stop");
+      const { writeFile } = await import("node:fs/promises");
+      const { join } = await import("node:path");
+      await writeFile(join(profileDir, `${process.pid}.cpuprofile`), JSON.stringify(profile));
+    }
+  } catch (error) {
+    process.stderr.write(`accessToken failed: ${error?.message ?? error}\n`);
+    process.exitCode = 1;
+  } finally {
+    await baton.close();
+  }
+});

@@ -1,0 +1,40 @@
+/**
+ * The in-process benchmarks and the barrier herd's children load baton from ONE esbuild bundle of the workspace
+ * sources (the facade, the file adapters and the core), built the same way as the CLI (packages/cli/build.mjs):
+ * Node's type stripping cannot load the adapters' sources (a TypeScript parameter property in
+ * facade/background-refresh.ts needs `--experimental-transform-types`, which costs ~0.5 s per process), and a single
+ * module graph loads in ~70 ms. The bundle goes to a temporary directory and is removed by the caller.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { build } from "esbuild";
+import { ROOT } from "./common.mjs";
+
+const ENTRY = `
+export { createBaton, FileEventStore, FileSecretStore, layerFileStores } from "@baton/adapters";
+export { replay, step, initialSnapshot, stateName, accountStatus, allAccounts, encodeAccountEvent, lifecycleMachine } from "@baton/core";
+export { createActor } from "xstate";
+`;
+
+export const buildBundle = async () => {
+  const dir = await mkdtemp(join(tmpdir(), "baton-bench-bundle-"));
+  const outfile = join(dir, "baton-bench.mjs");
+  await build({
+    stdin: { contents: ENTRY, resolveDir: join(ROOT, "test"), sourcefile: "bench-entry.mjs", loader: "js" },
+    outfile,
+    // xstate is the core's dependency; the entry imports it for the replay diagnostic (children/replay.mjs).
+    nodePaths: [join(ROOT, "packages", "core", "node_modules")],
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node22",
+    sourcemap: "linked",
+    external: ["oidc-provider", "@napi-rs/keyring"],
+    banner: {
+      js: "import { createRequire as __batonCreateRequire } from 'node:module'; const require = __batonCreateRequire(import.meta.url);",
+    },
+    logLevel: "warning",
+  });
+  return { path: outfile, cleanup: () => rm(dir, { recursive: true, force: true }) };
+};
