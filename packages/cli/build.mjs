@@ -1,11 +1,14 @@
 // Bundles the CLI into packages/cli/dist/baton.mjs, the one file `node` runs directly: one module graph to load
 // means a fast start for `baton token` (SPEC §7). Code splitting keeps what only `baton demo` needs (the local
 // authorization server, oidc-provider) in chunks loaded on demand.
+import { rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 const here = dirname(fileURLToPath(import.meta.url));
+// Chunk names carry content hashes: start from an empty output folder so stale chunks never pile up.
+rmSync(join(here, "dist"), { recursive: true, force: true });
 await build({
   entryPoints: { baton: join(here, "src", "launcher.ts") },
   outdir: join(here, "dist"),

@@ -7,7 +7,7 @@
  * state "now" fold one extra `clock.tick` event carrying the current time. `replay(events)` therefore gives the same
  * answer in the running system, in `baton replay` and in the tests.
  */
-import { assign, initialTransition, setup, transition } from "xstate";
+import { assign, createActor, initialTransition, setup, transition } from "xstate";
 import type { AccountEvent } from "./events.ts";
 import { DEFAULT_THRESHOLD_MS, freshness } from "./policy.ts";
 
@@ -244,14 +244,21 @@ export const initialSnapshot = (input: LifecycleInput = {}): LifecycleSnapshot =
 export const step = (snapshot: LifecycleSnapshot, event: LifecycleEvent): LifecycleSnapshot =>
   transition(lifecycleMachine, snapshot, event)[0];
 
-/** The pure fold of an event stream; optionally evaluated at `now` (a clock tick folded last). */
+/**
+ * The pure fold of an event stream; optionally evaluated at `now` (a clock tick folded last). It runs one actor of
+ * the machine over the stream — the machine's actions only assign context, so nothing but the fold happens — which
+ * is several times faster than calling `transition` per event (that builds a throwaway actor each time). The
+ * property tests check that it equals the step-by-step fold on every prefix.
+ */
 export const replay = (
   events: Iterable<AccountEvent>,
   options: LifecycleInput & { readonly now?: number } = {},
 ): LifecycleSnapshot => {
-  let snapshot = initialSnapshot(options);
-  for (const event of events) snapshot = step(snapshot, event);
-  if (options.now !== undefined) snapshot = step(snapshot, { type: "clock.tick", at: options.now });
+  const actor = createActor(lifecycleMachine, { input: options }).start();
+  for (const event of events) actor.send(event);
+  if (options.now !== undefined) actor.send({ type: "clock.tick", at: options.now });
+  const snapshot = actor.getSnapshot();
+  actor.stop();
   return snapshot;
 };
 

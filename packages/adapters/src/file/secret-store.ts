@@ -69,6 +69,15 @@ const parseRecord = (bytes: Buffer): { readonly ok: Credentials } | { readonly p
 };
 
 /**
+ * The last record decoded per path, keyed by the file's identity: a record is replaced atomically (a new inode), so
+ * an unchanged inode, size and mtime mean unchanged bytes, and a follower woken many times decodes it once.
+ */
+const decoded = new Map<
+  string,
+  { readonly ino: number; readonly size: number; readonly mtimeMs: number; readonly value: Credentials }
+>();
+
+/**
  * Reads the record of `account`, quarantining a corrupt one (then throwing `corrupt`). Retries when the file was
  * replaced between the read and the quarantine (a concurrent writer's good record is never moved aside).
  */
@@ -85,14 +94,24 @@ export const readSecretFile = async (
     if (handle === undefined) return undefined;
     let bytes: Buffer;
     let ino: number;
+    let identity: { readonly ino: number; readonly size: number; readonly mtimeMs: number };
     try {
-      ino = (await handle.stat()).ino;
+      const stat = await handle.stat();
+      ino = stat.ino;
+      identity = { ino: stat.ino, size: stat.size, mtimeMs: stat.mtimeMs };
+      const known = decoded.get(path);
+      if (known !== undefined && known.ino === ino && known.size === stat.size && known.mtimeMs === stat.mtimeMs) {
+        return known.value;
+      }
       bytes = await handle.readFile();
     } finally {
       await handle.close();
     }
     const parsed = parseRecord(bytes);
-    if ("ok" in parsed) return parsed.ok;
+    if ("ok" in parsed) {
+      decoded.set(path, { ...identity, value: parsed.ok });
+      return parsed.ok;
+    }
     const movedTo = await moveToQuarantine(home, path, account, ino, warn);
     if (movedTo === undefined) continue;
     throw new FsProblem(

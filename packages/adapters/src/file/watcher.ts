@@ -1,8 +1,7 @@
 /**
  * Change notifications for waiters (I6): one `fs.watch` per account directory, shared by every watcher of that
  * account in the process and reference-counted (closed with the last scope). The lock directory appearing or going
- * away, `secret.json` being replaced and log appends wake waiters; heartbeat mtime updates of the lock directory
- * ("change" on refresh.lock), temp files (dot names), lock tombstones and recovery markers do not. Each watcher keeps
+ * away and `secret.json` being replaced wake waiters; nothing else does (see {@link ignored}). Each watcher keeps
  * the change counter it last saw, so `next` returns at once for a change made between two calls. `next`'s time limit
  * uses Effect's clock. If the watch cannot be made (e.g. the inotify limit) or fails later (directory removed), `next`
  * falls back to polls every {@link BROKEN_WATCH_POLL_MS} instead of failing.
@@ -11,6 +10,8 @@ import * as nodeFs from "node:fs";
 import type { ChangeWatcher } from "@baton/core";
 import { Effect } from "effect";
 import { LOCK_DIR } from "./paths.ts";
+
+const SECRET_FILE = "secret.json";
 
 /** How often `next` polls when the directory watch failed. */
 export const BROKEN_WATCH_POLL_MS = 100;
@@ -32,10 +33,14 @@ const bump = (shared: SharedWatch): void => {
   for (const wake of [...shared.wakers]) wake();
 };
 
-/** Names whose changes say nothing to a waiter: heartbeat mtimes, temp files, lock tombstones and recovery markers. */
+/**
+ * Only two changes can end a wait: `secret.json` replaced (a new generation) and the lock directory appearing or
+ * going away. Everything else in the account directory — event-log appends, claim files, heartbeat mtimes, temp
+ * files, tombstones — is ignored, so a herd of followers is not woken by every record the holder writes. An event
+ * without a name (some platforms) wakes, to be safe.
+ */
 const ignored = (event: string, name: string | null): boolean =>
-  name !== null &&
-  ((event === "change" && name === LOCK_DIR) || name.startsWith(".") || name.startsWith(`${LOCK_DIR}.`));
+  name !== null && !(name === SECRET_FILE || (name === LOCK_DIR && event === "rename"));
 
 export const acquireWatch = (dir: string): SharedWatch => {
   let shared = watches.get(dir);
