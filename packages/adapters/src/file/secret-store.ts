@@ -69,13 +69,10 @@ const parseRecord = (bytes: Buffer): { readonly ok: Credentials } | { readonly p
 };
 
 /**
- * The last record decoded per path, keyed by the file's identity: a record is replaced atomically (a new inode), so
- * an unchanged inode, size and mtime mean unchanged bytes, and a follower woken many times decodes it once.
+ * The last record decoded per path, with its bytes: a follower woken many times reads the file each time but decodes
+ * it once. (Identical bytes, not file identity, decide: inode numbers are reused after an atomic replace.)
  */
-const decoded = new Map<
-  string,
-  { readonly ino: number; readonly size: number; readonly mtimeMs: number; readonly value: Credentials }
->();
+const decoded = new Map<string, { readonly bytes: Buffer; readonly value: Credentials }>();
 
 /**
  * Reads the record of `account`, quarantining a corrupt one (then throwing `corrupt`). Retries when the file was
@@ -94,22 +91,17 @@ export const readSecretFile = async (
     if (handle === undefined) return undefined;
     let bytes: Buffer;
     let ino: number;
-    let identity: { readonly ino: number; readonly size: number; readonly mtimeMs: number };
     try {
-      const stat = await handle.stat();
-      ino = stat.ino;
-      identity = { ino: stat.ino, size: stat.size, mtimeMs: stat.mtimeMs };
-      const known = decoded.get(path);
-      if (known !== undefined && known.ino === ino && known.size === stat.size && known.mtimeMs === stat.mtimeMs) {
-        return known.value;
-      }
+      ino = (await handle.stat()).ino;
       bytes = await handle.readFile();
     } finally {
       await handle.close();
     }
+    const known = decoded.get(path);
+    if (known !== undefined && known.bytes.equals(bytes)) return known.value;
     const parsed = parseRecord(bytes);
     if ("ok" in parsed) {
-      decoded.set(path, { ...identity, value: parsed.ok });
+      decoded.set(path, { bytes, value: parsed.ok });
       return parsed.ok;
     }
     const movedTo = await moveToQuarantine(home, path, account, ino, warn);
