@@ -2,7 +2,7 @@
  * The refresh protocol, one situation at a time (SPEC §3 step 7, §6): each test sets up the in-memory world, runs one
  * or two simulated processes, and checks the outcome and the events recorded.
  */
-import { Cause, Effect, Exit, Layer } from "effect";
+import { Cause, Effect, Exit, Layer, PubSub } from "effect";
 import { describe, expect, it } from "vitest";
 import {
   type AccountRef,
@@ -242,6 +242,23 @@ describe("refresh protocol scenarios", () => {
     const sibling = await run(3, (t) => t.accessToken(account));
     expect(errorOf(sibling)).toMatchObject({ _tag: "Retryable" });
     expect(server.presentations).toHaveLength(1);
+  });
+
+  it("changes - should say refreshed in the process that rotated and adopted in the others", async () => {
+    const { run, expire } = await setup();
+    expire();
+    const watch = (tokens: Tokens.TokensShape) =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const subscription = yield* PubSub.subscribe(tokens.changes);
+          yield* tokens.accessToken(account);
+          return (yield* PubSub.take(subscription)).how;
+        }),
+      );
+    const rotated = await run(2, watch);
+    const adopted = await run(3, watch);
+    expect(Exit.isSuccess(rotated) && rotated.value).toBe("refreshed");
+    expect(Exit.isSuccess(adopted) && adopted.value).toBe("adopted");
   });
 
   it("accessToken - given no credentials, should ask for a login", async () => {

@@ -27,7 +27,7 @@ import { classifyFailure, revokeInDoubt } from "./failures.ts";
 import { readEvents, readSecrets, record, retryable } from "./journal.ts";
 import { waitForLock } from "./lock-wait.ts";
 import { persistNext } from "./persist.ts";
-import { ProtocolHooks, ProtocolVariant, RefreshSettings } from "./settings.ts";
+import { ProtocolHooks, ProtocolVariant, RefreshSettings, RotationObserver } from "./settings.ts";
 
 export interface RefreshOptions {
   /** Refresh even if the stored token is fresh (`baton refresh`), unless a sibling already did since `known`. */
@@ -267,6 +267,7 @@ const present = Effect.fnUntraced(function* (
       expiresAt: next.expiresAt,
       ...(next.scope === undefined ? {} : { scope: next.scope }),
     });
+    (yield* RotationObserver).rotated(account, next.generation);
     yield* hooks.at("persisted", account);
     yield* Effect.logDebug(`${key}: rotated generation ${g} → ${next.generation} (access ${summary.accessFp})`);
     return next;

@@ -56,3 +56,12 @@ export interface ProtocolVariantShape {
 export const ProtocolVariant = Context.Reference<ProtocolVariantShape>("@baton/core/ProtocolVariant", {
   defaultValue: () => ({ skipClaim: false, skipRereadUnderLock: false, blankOnInvalidGrant: false }),
 });
+
+/** Told about every generation this process itself rotated and stored (the Tokens service uses it for events). */
+export interface RotationObserverShape {
+  readonly rotated: (account: AccountRef, generation: number) => void;
+}
+
+export const RotationObserver = Context.Reference<RotationObserverShape>("@baton/core/RotationObserver", {
+  defaultValue: () => ({ rotated: () => undefined }),
+});

@@ -18,7 +18,7 @@ import type { SecretStore } from "../ports/secret-store.ts";
 import type { TokenEndpoint } from "../ports/token-endpoint.ts";
 import { readSecrets } from "./journal.ts";
 import { refreshAccount } from "./refresh.ts";
-import { RefreshSettings } from "./settings.ts";
+import { RefreshSettings, RotationObserver } from "./settings.ts";
 
 export type ProtocolServices =
   | SecretStore
@@ -56,6 +56,12 @@ export const make = Effect.gen(function* () {
   const flights = new Map<string, Deferred.Deferred<Credentials, BatonError>>();
   const changes = yield* PubSub.unbounded<CredentialsChanged>();
 
+  /** Generations this process rotated itself (anything else it caches was adopted from the store). */
+  const rotatedHere = new Set<string>();
+  const observer = {
+    rotated: (account: AccountRef, generation: number) => rotatedHere.add(`${accountKey(account)}#${generation}`),
+  };
+
   const remember = (account: AccountRef, next: Credentials) =>
     Effect.gen(function* () {
       const key = accountKey(account);
@@ -68,10 +74,7 @@ export const make = Effect.gen(function* () {
         return next;
       }
       cache.set(key, next);
-      const how: CredentialsChanged["how"] =
-        next.obtainedAt >= (previous?.obtainedAt ?? 0) && previous?.generation === next.generation - 1
-          ? "refreshed"
-          : "adopted";
+      const how: CredentialsChanged["how"] = rotatedHere.delete(`${key}#${next.generation}`) ? "refreshed" : "adopted";
       yield* PubSub.publish(changes, { account: key, summary: describeCredentials(next), how });
       return next;
     });
@@ -87,6 +90,7 @@ export const make = Effect.gen(function* () {
       return refreshAccount(account, { force, known: cache.get(key) }).pipe(
         Effect.flatMap((next) => remember(account, next)),
         Effect.provideContext(context),
+        Effect.provideService(RotationObserver, observer),
         Effect.onExit((exit) =>
           Effect.sync(() => {
             flights.delete(key);
