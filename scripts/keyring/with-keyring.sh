@@ -13,6 +13,8 @@
 #
 # One line on stderr says what it did. Environment: WITH_KEYRING_QUIET=1 silences that line.
 set -euo pipefail
+# Some CI runners start jobs with standard input closed: give the command /dev/null instead.
+if ! (exec 3<&0) 2>/dev/null; then exec </dev/null; fi
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 note() { [ "${WITH_KEYRING_QUIET:-}" = "1" ] || printf 'with-keyring: %s\n' "$*" >&2; }
