@@ -1,13 +1,20 @@
 #!/usr/bin/env node
 /**
  * The `baton` entry point (bundled as packages/cli/dist/baton.mjs): a fresh `baton token` is answered by the fast
- * path without loading the rest of baton; everything else loads the full CLI (main.ts) on demand, with Node's
- * on-disk compile cache enabled so the large bundle is not recompiled on every start.
+ * path without loading the rest of baton; a `baton token REF` that must refresh runs the token command alone
+ * (token-entry.ts); everything else loads the full CLI (main.ts). Node's on-disk compile cache is enabled for the
+ * larger bundles.
  */
 import { enableCompileCache } from "node:module";
 import { tryFastToken } from "./fast-token.ts";
 
-if (!tryFastToken(process.argv.slice(2))) {
+const args = process.argv.slice(2);
+if (!tryFastToken(args)) {
   enableCompileCache?.();
-  await import("./main.ts");
+  if (args.length === 2 && args[0] === "token" && !(args[1] ?? "").startsWith("-")) {
+    const { runToken } = await import("./token-entry.ts");
+    process.exitCode = await runToken(args[1] ?? "");
+  } else {
+    await import("./main.ts");
+  }
 }
