@@ -7,6 +7,7 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type AuthorizationServer, approveAuthorization } from "@baton/adapters/devserver";
+import type { AccountStatus } from "@baton/core";
 import { type BatonOptions, type BatonResult, runBaton, startBaton, tempHome } from "./baton-cli.ts";
 
 export const PROVIDER = "demo";
@@ -81,23 +82,8 @@ export const loggedInAccount = async (
 
 // ------------------------------------------------------------------------------------------------ reading state
 
-export interface StatusJson {
-  readonly account: string;
-  readonly state: string;
-  readonly generation: number;
-  readonly accessFp: string | null;
-  readonly expiresAt: number | null;
-  readonly lastRefreshAt: number | null;
-  readonly storage: string;
-  readonly lastError: { readonly reason: string; readonly at: number } | null;
-  readonly inDoubt: {
-    readonly generation: number;
-    readonly host: string;
-    readonly pid: number;
-    readonly at: number;
-  } | null;
-  readonly events: number;
-}
+/** One account of `status --json` (the core's AccountStatus, as JSON). */
+export type StatusJson = AccountStatus;
 
 export interface ReplayEvent {
   readonly seq: number;

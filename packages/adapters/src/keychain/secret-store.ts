@@ -33,7 +33,8 @@ import {
   type SecretStoreShape,
   StoreFailure,
 } from "@baton/core";
-import { Cause, Duration, Effect, Exit, Layer, Schema, Semaphore } from "effect";
+import { Cause, Duration, Effect, Exit, Layer, Schema } from "effect";
+import { withMutex } from "../file/fs-base.ts";
 import { classify, type KeyringBackend, napiBackend } from "./native.ts";
 
 export interface KeychainSecretStoreOptions {
@@ -71,21 +72,6 @@ const parseKey = (key: string): AccountRef | undefined => {
   if (provider === undefined || account === undefined || rest.length > 0) return undefined;
   return isValidName(provider) && isValidName(account) ? { provider, account } : undefined;
 };
-
-const mutexes = new Map<string, Semaphore.Semaphore>();
-
-/** Serialises effects on one keychain item within this process, across layer instances. */
-const withMutex =
-  (key: string) =>
-  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Effect.suspend(() => {
-      let mutex = mutexes.get(key);
-      if (mutex === undefined) {
-        mutex = Semaphore.makeUnsafe(1);
-        mutexes.set(key, mutex);
-      }
-      return mutex.withPermits(1)(effect);
-    });
 
 /**
  * Runs one keychain call, bounded by `timeoutMs`: a rejection becomes a classified `StoreFailure` prefixed with
@@ -163,14 +149,14 @@ export const makeWith = (backend: KeyringBackend, options: KeychainSecretStoreOp
       }
       const record = JSON.stringify(next);
       yield* call("write", itemName(key), (signal) => backend.set(key, record, signal));
-    }).pipe(withMutex(`${service}\0${key}`));
+    }).pipe(withMutex(`keychain\0${service}\0${key}`));
   };
 
   const remove = (account: AccountRef): Effect.Effect<void, StoreFailure> => {
     const key = accountKey(account);
     return call("delete", itemName(key), (signal) => backend.delete(key, signal)).pipe(
       Effect.asVoid,
-      withMutex(`${service}\0${key}`),
+      withMutex(`keychain\0${service}\0${key}`),
     );
   };
 
