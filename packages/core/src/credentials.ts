@@ -3,7 +3,7 @@
  * one with every refresh, login or import (I2). The whole record is a secret: it only ever lives behind the secret
  * store port. What may be shown or logged about it is {@link describeCredentials}.
  */
-import { Schema } from "effect";
+import { Cause, Exit, Schema } from "effect";
 import { fingerprint } from "./fingerprint.ts";
 
 /** The stored form of one generation of credentials (schema version 1). */
@@ -86,4 +86,24 @@ export const widensScope = (requested: string | undefined, granted: string | und
   if (granted === undefined || requested === undefined) return false;
   const allowed = new Set(requested.split(" ").filter((s) => s.length > 0));
   return granted.split(" ").some((s) => s.length > 0 && !allowed.has(s));
+};
+
+const decodeCredentials = Schema.decodeUnknownExit(Credentials);
+
+/**
+ * A stored record (JSON text from a file or a keychain item) as credentials, or why it is not one. The problem names
+ * what is wrong and where (the field path), never the text itself: it is a secret.
+ */
+export const parseCredentialsRecord = (text: string): { readonly ok: Credentials } | { readonly problem: string } => {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { problem: "is not valid JSON" };
+  }
+  const decoded = decodeCredentials(json);
+  if (Exit.isSuccess(decoded)) return { ok: decoded.value };
+  const error = Cause.squash(decoded.cause);
+  const detail = error instanceof Error ? error.message.replace(/\s*\n\s*/g, " ") : "schema mismatch";
+  return { problem: `does not match the credentials schema (${detail})` };
 };

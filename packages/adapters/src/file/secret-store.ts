@@ -18,13 +18,14 @@ import { join } from "node:path";
 import {
   type AccountRef,
   accountKey,
-  Credentials,
+  type Credentials,
   GenerationConflict,
+  parseCredentialsRecord,
   SecretStore,
   type SecretStoreShape,
   type StoreFailure,
 } from "@baton/core";
-import { Cause, Effect, Exit, Layer, Schema } from "effect";
+import { Effect, Layer } from "effect";
 import {
   accountParts,
   describeAccount,
@@ -50,23 +51,6 @@ export interface FileSecretStoreOptions {
   /** Test hooks: e.g. `beforeRename` may throw an ENOSPC-like error to show the old record survives. */
   readonly faults?: WriteFaults;
 }
-
-const decodeCredentials = Schema.decodeUnknownExit(Credentials);
-
-/** Why `bytes` is not a valid record, or the credentials. Never quotes the bytes (they are secrets). */
-const parseRecord = (bytes: Buffer): { readonly ok: Credentials } | { readonly problem: string } => {
-  let json: unknown;
-  try {
-    json = JSON.parse(bytes.toString("utf8"));
-  } catch {
-    return { problem: "is not valid JSON" };
-  }
-  const decoded = decodeCredentials(json);
-  if (Exit.isSuccess(decoded)) return { ok: decoded.value };
-  const error = Cause.squash(decoded.cause);
-  const detail = error instanceof Error ? error.message.replace(/\s*\n\s*/g, " ") : "schema mismatch";
-  return { problem: `does not match the credentials schema (${detail})` };
-};
 
 /**
  * The last record decoded per path, with its bytes: a follower woken many times reads the file each time but decodes
@@ -98,8 +82,8 @@ export const readSecretFile = async (
       await handle.close();
     }
     const known = decoded.get(path);
-    if (known !== undefined && known.bytes.equals(bytes)) return known.value;
-    const parsed = parseRecord(bytes);
+    if (known?.bytes.equals(bytes)) return known.value;
+    const parsed = parseCredentialsRecord(bytes.toString("utf8"));
     if ("ok" in parsed) {
       decoded.set(path, { bytes, value: parsed.ok });
       return parsed.ok;

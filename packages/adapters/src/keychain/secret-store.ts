@@ -26,14 +26,15 @@ import { randomBytes } from "node:crypto";
 import {
   type AccountRef,
   accountKey,
-  Credentials,
+  type Credentials,
   GenerationConflict,
   isValidName,
+  parseCredentialsRecord,
   SecretStore,
   type SecretStoreShape,
   StoreFailure,
 } from "@baton/core";
-import { Cause, Duration, Effect, Exit, Layer, Schema } from "effect";
+import { Duration, Effect, Layer } from "effect";
 import { withMutex } from "../file/fs-base.ts";
 import { classify, type KeyringBackend, napiBackend } from "./native.ts";
 
@@ -48,23 +49,6 @@ export interface KeychainSecretStoreOptions {
 
 export const DEFAULT_SERVICE = "baton";
 export const DEFAULT_TIMEOUT_MS = 45_000;
-
-const decodeCredentials = Schema.decodeUnknownExit(Credentials);
-
-/** Why `text` is not a valid record, or the credentials. Never quotes the text (it is a secret). */
-const parseRecord = (text: string): { readonly ok: Credentials } | { readonly problem: string } => {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return { problem: "is not valid JSON" };
-  }
-  const decoded = decodeCredentials(json);
-  if (Exit.isSuccess(decoded)) return { ok: decoded.value };
-  const error = Cause.squash(decoded.cause);
-  const detail = error instanceof Error ? error.message.replace(/\s*\n\s*/g, " ") : "schema mismatch";
-  return { problem: `does not match the credentials schema (${detail})` };
-};
 
 /** Parses an item's account name back into a reference; `undefined` for anything that is not `PROVIDER:ACCOUNT`. */
 const parseKey = (key: string): AccountRef | undefined => {
@@ -117,7 +101,7 @@ export const makeWith = (backend: KeyringBackend, options: KeychainSecretStoreOp
     call("read", itemName(key), (signal) => backend.get(key, signal)).pipe(
       Effect.flatMap((text) => {
         if (text === null) return Effect.succeed(undefined);
-        const parsed = parseRecord(text);
+        const parsed = parseCredentialsRecord(text);
         if ("ok" in parsed) return Effect.succeed(parsed.ok);
         const inspect =
           process.platform === "linux"
