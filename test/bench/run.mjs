@@ -4,6 +4,7 @@
  * every figure is measured in this one run and targets are judged as ratios within it.
  *
  *   node test/bench/run.mjs [--quick] [--only=herd,token,embedded,replay,status] [--profile | --no-profile]
+ *                           [--sizes=1,32] [--modes=barrier,spawned] [--reps=3] [--no-baselines]
  *
  * Needs the bundled CLI (packages/cli/dist/baton.mjs): `pnpm bench` builds it first. Prints a table and writes the
  * figures to test/bench/results/<timestamp>.json (git-ignored), CPU profiles of missed targets to
@@ -68,6 +69,22 @@ const config = quick
       status: { accounts: 1000, variants: [1, 20], runs: 10, warmup: 1 },
       timeLimitMs: 30 * 60_000,
     };
+
+// Narrowing the herd while working on it: --sizes=1,32 --modes=barrier --reps=2 --no-baselines.
+const listArg = (name) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3).split(",");
+const sizesArg = listArg("sizes");
+if (sizesArg !== undefined) {
+  config.herd.sizes = sizesArg.map(Number);
+  config.herd.naiveSizes = config.herd.naiveSizes.filter((n) => config.herd.sizes.includes(n));
+}
+const modesArg = listArg("modes");
+if (modesArg !== undefined) config.herd.modes = modesArg;
+const repsArg = listArg("reps");
+if (repsArg !== undefined) config.herd.batonReps = Number(repsArg[0]);
+if (argv.includes("--no-baselines")) {
+  config.herd.baselineReps = 0;
+  config.herd.naiveSizes = [];
+}
 
 const HERD_TTL_S = 6;
 const HERD_LATENCY_MS = 100;

@@ -13,11 +13,10 @@
  * - Errors: malformed content and refused paths are `InvalidInput` reason "config" naming the file and the field;
  *   I/O failures are `StoreFailure`; unknown providers are `NotFound` what "provider".
  */
-import { constants } from "node:fs";
 import { join } from "node:path";
 import { InvalidInput, isValidName, NotFound, ProviderDirectory, type StoreFailure } from "@baton/core";
 import { Effect, Layer } from "effect";
-import { lstatOrUndefined, openSecure, replaceAtomically, runFs, secureDir, withMutex } from "../file/paths.ts";
+import { lstatOrUndefined, readSmallFile, replaceAtomically, runFs, secureDir, withMutex } from "../file/paths.ts";
 import {
   type BatonConfig,
   decodeConfigText,
@@ -65,15 +64,10 @@ const readRaw = (path: string): Effect.Effect<Read, StoreFailure> =>
     if (!link.isFile()) return { _tag: "refused", problem: "is not a regular file" };
     const cached = cache.get(path);
     if (cached !== undefined && sameStamp(cached.stamp, link)) return { _tag: "cached", config: cached.config };
-    const handle = await openSecure(path, constants.O_RDONLY, warn);
-    if (handle === undefined) return { _tag: "absent" };
-    try {
-      const stats = await handle.stat();
-      const text = await handle.readFile({ encoding: "utf8" });
-      return { _tag: "read", stamp: { ino: stats.ino, size: stats.size, mtimeMs: stats.mtimeMs }, text };
-    } finally {
-      await handle.close();
-    }
+    const file = readSmallFile(path, warn);
+    if (file === undefined) return { _tag: "absent" };
+    const { ino, size, mtimeMs } = file.stats;
+    return { _tag: "read", stamp: { ino, size, mtimeMs }, text: file.bytes.toString("utf8") };
   });
 
 /** The decoded registry; an absent file is the empty registry. */

@@ -15,7 +15,6 @@
  * (host "(unknown)", pid 0, `at` = the file's mtime), so the protocol treats it as in flight, then in doubt (I9) —
  * never as a generation that is free to present again. A malformed `.released` marker is ignored (not released).
  */
-import { constants } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import {
@@ -33,7 +32,7 @@ import {
   describeAccount,
   errorCode,
   fsyncDir,
-  openSecure,
+  readSmallFile,
   runFs,
   secureDir,
   type Warn,
@@ -72,14 +71,8 @@ const parseJson = (text: string): unknown => {
 
 /** Reads a small record file without following links: its text and mtime, or `undefined` when absent. */
 const readRecordFile = async (path: string, warn: Warn): Promise<{ text: string; mtimeMs: number } | undefined> => {
-  const handle = await openSecure(path, constants.O_RDONLY, warn);
-  if (handle === undefined) return undefined;
-  try {
-    const stats = await handle.stat();
-    return { text: await handle.readFile("utf8"), mtimeMs: stats.mtimeMs };
-  } finally {
-    await handle.close();
-  }
+  const file = readSmallFile(path, warn);
+  return file === undefined ? undefined : { text: file.bytes.toString("utf8"), mtimeMs: file.stats.mtimeMs };
 };
 
 const readClaim = async (

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from "node:crypto";
 import * as nodeFs from "node:fs";
-import { open, readFile, rename, rm, unlink } from "node:fs/promises";
+import { open, rename, rm, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { DIR_MODE, errorCode, FILE_MODE, LOCK_DIR, OWNER_FILE, RECOVERY_PREFIX, TOMBSTONE_PREFIX } from "./paths.ts";
 
@@ -36,19 +36,31 @@ const parseOwner = (text: string): LockOwner | undefined => {
   }
 };
 
-/** The owner record of a lock directory, if it has a readable one (never following a link). */
-export const readOwner = async (lockDir: string): Promise<LockOwner | undefined> => {
+/** O_NONBLOCK: a FIFO planted as the owner record must not hang the (synchronous) open. */
+const O_READ_NOFOLLOW = nodeFs.constants.O_RDONLY | nodeFs.constants.O_NOFOLLOW | (nodeFs.constants.O_NONBLOCK ?? 0);
+
+/**
+ * The owner record of a lock directory, if it has a readable one (never following a link). Synchronous: a waiter
+ * reads it at every lock attempt, and it is a few dozen bytes (see secure-fs.ts `lstatSyncOrUndefined`).
+ */
+export const readOwnerSync = (lockDir: string): LockOwner | undefined => {
+  let fd: number;
   try {
-    return parseOwner(
-      await readFile(join(lockDir, OWNER_FILE), {
-        encoding: "utf8",
-        flag: nodeFs.constants.O_RDONLY | nodeFs.constants.O_NOFOLLOW,
-      }),
-    );
+    fd = nodeFs.openSync(join(lockDir, OWNER_FILE), O_READ_NOFOLLOW);
   } catch {
     return undefined;
   }
+  try {
+    return parseOwner(nodeFs.readFileSync(fd, "utf8"));
+  } catch {
+    return undefined;
+  } finally {
+    nodeFs.closeSync(fd);
+  }
 };
+
+/** {@link readOwnerSync} for async callers. */
+export const readOwner = async (lockDir: string): Promise<LockOwner | undefined> => readOwnerSync(lockDir);
 
 type Callback = (error: NodeJS.ErrnoException | null) => void;
 

@@ -36,13 +36,14 @@ import {
 } from "@baton/core";
 import { Effect, Layer, type Scope } from "effect";
 import * as lockfile from "proper-lockfile";
-import { type LockOwner, lockFs, readOwner, recoverDeadLock } from "./lock-owner.ts";
+import { type LockOwner, lockFs, readOwner, readOwnerSync, recoverDeadLock } from "./lock-owner.ts";
 import {
   accountParts,
   describeAccount,
   errorCode,
   LOCK_DIR,
   lstatOrUndefined,
+  lstatSyncOrUndefined,
   runFs,
   secureDir,
   withMutex,
@@ -144,16 +145,43 @@ export const make = (options: FileLockOptions, identity: HostIdentityShape): Acc
             }),
     });
 
+  /**
+   * A cheap look before proper-lockfile: when the lock directory exists and its heartbeat is fresh, proper-lockfile
+   * would only fail with ELOCKED after a `mkdir` and a `stat`, so go straight to the owner check. A waiter woken many
+   * times thus costs one `lstat` per look (docs/performance.md, herd).
+   */
+  const freshLockDir = (lockDir: string): Effect.Effect<boolean, LockFailure> =>
+    Effect.try({
+      try: () => {
+        const existing = lstatSyncOrUndefined(lockDir);
+        if (existing?.isSymbolicLink() === true) {
+          throw new LockFailure({ reason: "io", message: `refusing ${lockDir}: it is a symbolic link` });
+        }
+        // proper-lockfile's own stale rule (heartbeat mtime against this host's clock); see the module comment.
+        return existing !== undefined && existing.mtimeMs >= Date.now() - staleMs;
+      },
+      catch: (error) =>
+        error instanceof LockFailure
+          ? error
+          : new LockFailure({
+              reason: "io",
+              message: `could not look at ${lockDir} (${errorCode(error) ?? String(error)})`,
+            }),
+    });
+
   const tryAcquire = (account: AccountRef): Effect.Effect<LockLease | undefined, LockFailure> =>
     Effect.gen(function* () {
       const accountDir = yield* ensureAccountDir(account);
+      const lockDir = join(accountDir, LOCK_DIR);
       const context = yield* Effect.context<never>();
       const logWarning = (message: string) => {
         Effect.runForkWith(context)(Effect.logWarning(message));
       };
-      const first = yield* attempt(accountDir, logWarning);
-      if (first !== "held") return first;
-      const owner = yield* Effect.promise(() => readOwner(join(accountDir, LOCK_DIR)));
+      if (!(yield* freshLockDir(lockDir))) {
+        const first = yield* attempt(accountDir, logWarning);
+        if (first !== "held") return first;
+      }
+      const owner = readOwnerSync(lockDir);
       if (owner === undefined || owner.host !== identity.host || owner.pid === identity.pid) return undefined;
       if ((yield* identity.isAlive(owner.host, owner.pid)) !== "dead") return undefined;
       const gone = yield* Effect.tryPromise({
@@ -168,7 +196,7 @@ export const make = (options: FileLockOptions, identity: HostIdentityShape): Acc
       });
       if (gone === "kept") return undefined;
       if (gone === "removed") {
-        yield* Effect.logWarning(`recovered the lock ${join(accountDir, LOCK_DIR)} of dead process ${owner.pid}`);
+        yield* Effect.logWarning(`recovered the lock ${lockDir} of dead process ${owner.pid}`);
       }
       const second = yield* attempt(accountDir, logWarning);
       return second === "held" ? undefined : second;

@@ -12,7 +12,6 @@
  *   went (I4: nothing is blanked). Messages never contain file contents.
  * - Symlinks at any store path are refused; loose permissions are repaired with a warning (see paths.ts).
  */
-import { constants } from "node:fs";
 import { unlink } from "node:fs/promises";
 import { join } from "node:path";
 import {
@@ -34,7 +33,7 @@ import {
   listAccounts,
   lstatOrUndefined,
   moveToQuarantine,
-  openSecure,
+  readSmallFile,
   replaceAtomically,
   runFs,
   secureDir,
@@ -71,16 +70,10 @@ export const readSecretFile = async (
   if (dir === undefined) return undefined;
   const path = join(dir, SECRET_FILE);
   for (let round = 0; round < 3; round++) {
-    const handle = await openSecure(path, constants.O_RDONLY, warn);
-    if (handle === undefined) return undefined;
-    let bytes: Buffer;
-    let ino: number;
-    try {
-      ino = (await handle.stat()).ino;
-      bytes = await handle.readFile();
-    } finally {
-      await handle.close();
-    }
+    const file = readSmallFile(path, warn);
+    if (file === undefined) return undefined;
+    const { bytes } = file;
+    const ino = file.stats.ino;
     const known = decoded.get(path);
     if (known?.bytes.equals(bytes)) return known.value;
     const parsed = parseCredentialsRecord(bytes.toString("utf8"));

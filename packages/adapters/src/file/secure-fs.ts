@@ -11,8 +11,18 @@
  * directory fsync; exclusive creation publishes a fully written temp file with `link(2)`.
  */
 import { randomBytes } from "node:crypto";
-import { constants, type Stats } from "node:fs";
-import { chmod, type FileHandle, link, lstat, mkdir, open, rename, stat, unlink } from "node:fs/promises";
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readFileSync,
+  type Stats,
+  statSync,
+} from "node:fs";
+import { chmod, type FileHandle, link, lstat, mkdir, open, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { DIR_MODE, errorCode, FILE_MODE, FsProblem, type Warn } from "./fs-base.ts";
 
@@ -22,15 +32,23 @@ const O_DIRECTORY = constants.O_DIRECTORY ?? 0;
 
 // ----------------------------------------------------------------------------------------------------- directories
 
-/** `lstat`, or `undefined` when the path does not exist. */
-export const lstatOrUndefined = async (path: string): Promise<Stats | undefined> => {
+/**
+ * `lstat`, or `undefined` when the path does not exist. Synchronous on purpose: every store operation checks a few
+ * paths, and on a local disk a synchronous `lstat` costs a few microseconds while the promise version costs ten times
+ * that in CPU (thread-pool hop, promise and async-context bookkeeping) — which a herd of waiting processes multiplies
+ * (docs/performance.md). Everything that can take long (writes, fsync, large reads) stays asynchronous.
+ */
+export const lstatSyncOrUndefined = (path: string): Stats | undefined => {
   try {
-    return await lstat(path);
+    return lstatSync(path, { throwIfNoEntry: false });
   } catch (error) {
     if (errorCode(error) === "ENOENT" || errorCode(error) === "ENOTDIR") return undefined;
     throw error;
   }
 };
+
+/** {@link lstatSyncOrUndefined} for async callers. */
+export const lstatOrUndefined = async (path: string): Promise<Stats | undefined> => lstatSyncOrUndefined(path);
 
 const symlinkRefusal = (path: string): FsProblem =>
   new FsProblem(
@@ -54,12 +72,7 @@ export const checkExisting = async (path: string, stats: Stats, kind: "dir" | "f
 
 /** Makes sure BATON_HOME exists as a 0700 directory (it may be a symlink chosen by the user). */
 const ensureHome = async (home: string, warn: Warn): Promise<void> => {
-  let stats: Stats | undefined;
-  try {
-    stats = await stat(home);
-  } catch (error) {
-    if (errorCode(error) !== "ENOENT") throw error;
-  }
+  const stats = statSync(home, { throwIfNoEntry: false });
   if (stats === undefined) {
     await mkdir(home, { recursive: true, mode: DIR_MODE });
     await chmod(home, DIR_MODE);
@@ -86,7 +99,7 @@ export const secureDir = async (
   let current = home;
   for (const part of parts) {
     current = join(current, part);
-    const existing = await lstatOrUndefined(current);
+    const existing = lstatSyncOrUndefined(current);
     if (existing !== undefined) {
       await checkExisting(current, existing, "dir", warn);
       continue;
@@ -152,6 +165,43 @@ export const openSecure = async (path: string, flags: number, warn: Warn): Promi
   } catch (error) {
     await handle.close();
     throw error;
+  }
+};
+
+/** A small file's bytes and the `fstat` of the descriptor they were read from. */
+export interface SmallFile {
+  readonly bytes: Buffer;
+  readonly stats: Stats;
+}
+
+/**
+ * Reads a small store file (a secret record, an owner or claim record, the registry) the way {@link openSecure}
+ * opens one — no symlink followed, regular files only, loose modes repaired with a warning — but synchronously: these
+ * files are a few hundred bytes on a local disk, and the synchronous calls cost a fraction of the CPU of the promise
+ * path (see {@link lstatSyncOrUndefined}). `undefined` when the file does not exist.
+ */
+export const readSmallFile = (path: string, warn: Warn): SmallFile | undefined => {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+  } catch (error) {
+    const code = errorCode(error);
+    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+    if (code === "ELOOP" || code === "EMLINK") throw symlinkRefusal(path);
+    throw error;
+  }
+  try {
+    const stats = fstatSync(fd);
+    if (!stats.isFile()) throw new FsProblem("io", `${path} is not a regular file`, path);
+    if ((stats.mode & 0o777) !== FILE_MODE) {
+      fchmodSync(fd, FILE_MODE);
+      if ((stats.mode & 0o077) !== 0) {
+        warn(`${path} had loose permissions ${(stats.mode & 0o777).toString(8)}; repaired to 600`);
+      }
+    }
+    return { bytes: readFileSync(fd), stats };
+  } finally {
+    closeSync(fd);
   }
 };
 

@@ -31,6 +31,9 @@ export const waitForLock = <A, E, R>(
     const start = yield* Clock.currentTimeMillis;
     const watcher = yield* lock.watch(account).pipe(Effect.mapError(lockError(account)));
     let waited = false;
+    // After a wake-up the store is looked at before the lock: a new generation settles the wait without touching the
+    // lock at all, which is what most wake-ups of a herd of followers are for.
+    let lookedSinceWake = false;
     while (true) {
       const lease = yield* lock.tryAcquire(account).pipe(Effect.mapError(lockError(account)));
       const now = yield* Clock.currentTimeMillis;
@@ -39,8 +42,10 @@ export const waitForLock = <A, E, R>(
         return { _tag: "Locked", waited, waitedMs: now - start } as const;
       }
       waited = true;
-      const settled = yield* whileBusy;
-      if (settled !== undefined) return { _tag: "Settled", value: settled } as const;
+      if (!lookedSinceWake) {
+        const settled = yield* whileBusy;
+        if (settled !== undefined) return { _tag: "Settled", value: settled } as const;
+      }
       const remaining = start + settings.lockWaitMs - now;
       if (remaining <= 0) {
         return yield* new Retryable({
@@ -50,6 +55,9 @@ export const waitForLock = <A, E, R>(
         });
       }
       yield* watcher.next(Math.min(settings.watchFallbackMs, remaining));
+      const settled = yield* whileBusy;
+      if (settled !== undefined) return { _tag: "Settled", value: settled } as const;
+      lookedSinceWake = true;
     }
   });
 

@@ -78,14 +78,17 @@ export const refreshAccount = Effect.fnUntraced(function* (account: AccountRef, 
 
 const refreshOnce = Effect.fnUntraced(function* (account: AccountRef, options: RefreshOptions) {
   const settings = yield* RefreshSettings;
-  const profile = yield* ProviderDirectory.use((providers) => providers.get(account.provider));
   // A forced refresh is satisfied by a generation newer than the one the caller held (or, holding none, newer than
   // the one first read here): a sibling rotated since the request began.
   const start = yield* Clock.currentTimeMillis;
 
   // Step 3: re-read the store; a sibling may already have refreshed.
   const before = yield* readSecrets(account);
-  if (before === undefined) return yield* noCredentials(account);
+  if (before === undefined) {
+    // An unknown provider is the better message than "log in" (which would fail the same way).
+    yield* ProviderDirectory.use((providers) => providers.get(account.provider));
+    return yield* noCredentials(account);
+  }
   const baseline = options.known?.generation ?? before.generation;
   if (usable(before, start, settings.thresholdMs) && (!options.force || before.generation > baseline)) {
     yield* Effect.logDebug(`${accountKey(account)}: generation ${before.generation} in the store is fresh; adopted`);
@@ -114,18 +117,13 @@ const refreshOnce = Effect.fnUntraced(function* (account: AccountRef, options: R
       const wait = yield* waitForLock(account, whileBusy);
       if (wait._tag === "Settled") return wait.value;
       if (wait.waited) yield* record(account, { type: "lock.waited", waitedMs: wait.waitedMs });
-      return yield* underLock(account, profile, options, before);
+      return yield* underLock(account, options, before);
     }),
   );
 });
 
 /** Step 5 onwards, holding the lock. */
-const underLock = Effect.fnUntraced(function* (
-  account: AccountRef,
-  profile: ProviderProfile,
-  options: RefreshOptions,
-  before: Credentials,
-) {
+const underLock = Effect.fnUntraced(function* (account: AccountRef, options: RefreshOptions, before: Credentials) {
   const settings = yield* RefreshSettings;
   const hooks = yield* ProtocolHooks;
   const variant = yield* ProtocolVariant;
@@ -140,6 +138,8 @@ const underLock = Effect.fnUntraced(function* (
   if (current.generation > before.generation && usable(current, now, settings.thresholdMs)) return current;
   if (!options.force && usable(current, now, settings.thresholdMs)) return current;
   if (options.force && current.generation > (options.known?.generation ?? before.generation)) return current;
+  // Only the process about to present needs the provider's profile: followers that adopt never read the registry.
+  const profile = yield* ProviderDirectory.use((providers) => providers.get(account.provider));
 
   const snapshot = replay(yield* readEvents(account), { now, thresholdMs: settings.thresholdMs });
   if (stateName(snapshot) === "revoked" && snapshot.context.generation >= current.generation) {
