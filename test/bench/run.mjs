@@ -4,7 +4,8 @@
  * every figure is measured in this one run and targets are judged as ratios within it.
  *
  *   node test/bench/run.mjs [--quick] [--only=herd,token,embedded,replay,status] [--profile | --no-profile]
- *                           [--sizes=1,32] [--modes=barrier,spawned] [--reps=3] [--no-baselines]
+ *                           [--sizes=1,32] [--modes=spawned,barrier,warm] [--reps=3] [--no-baselines]
+ *                           [--child-flags=--no-lazy]   (Node flags for baton's barrier and warm herd children)
  *
  * Needs the bundled CLI (packages/cli/dist/baton.mjs): `pnpm bench` builds it first. Prints a table and writes the
  * figures to test/bench/results/<timestamp>.json (git-ignored), CPU profiles of missed targets to
@@ -45,7 +46,7 @@ const profile = argv.includes("--profile") ? true : argv.includes("--no-profile"
 const config = quick
   ? {
       quick,
-      herd: { sizes: [1, 8], batonReps: 1, baselineReps: 1, naiveSizes: [8], modes: ["spawned", "barrier"] },
+      herd: { sizes: [1, 8], batonReps: 1, baselineReps: 1, naiveSizes: [8], modes: ["spawned", "barrier", "warm"] },
       herdProfileN: 8,
       token: { runs: 10, warmup: 2 },
       embedded: { ms: 300, trials: 1 },
@@ -60,7 +61,7 @@ const config = quick
         batonReps: 3,
         baselineReps: 1,
         naiveSizes: [1, 8, 32, 64],
-        modes: ["spawned", "barrier"],
+        modes: ["spawned", "barrier", "warm"],
       },
       herdProfileN: 32,
       token: { runs: 40, warmup: 3 },
@@ -71,7 +72,11 @@ const config = quick
     };
 
 // Narrowing the herd while working on it: --sizes=1,32 --modes=barrier --reps=2 --no-baselines.
-const listArg = (name) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3).split(",");
+const listArg = (name) =>
+  argv
+    .find((a) => a.startsWith(`--${name}=`))
+    ?.slice(name.length + 3)
+    .split(",");
 const sizesArg = listArg("sizes");
 if (sizesArg !== undefined) {
   config.herd.sizes = sizesArg.map(Number);
@@ -81,6 +86,8 @@ const modesArg = listArg("modes");
 if (modesArg !== undefined) config.herd.modes = modesArg;
 const repsArg = listArg("reps");
 if (repsArg !== undefined) config.herd.batonReps = Number(repsArg[0]);
+const childFlagsArg = argv.find((a) => a.startsWith("--child-flags="));
+if (childFlagsArg !== undefined) config.herd.childFlags = childFlagsArg.slice("--child-flags=".length).split(" ");
 if (argv.includes("--no-baselines")) {
   config.herd.baselineReps = 0;
   config.herd.naiveSizes = [];
@@ -286,7 +293,9 @@ const judge = (results) => {
         `${fmtRatio(row.ratioToN1)}, ${fmtRatio(row.ratioToN1 / limit)} the target`,
       );
     }
-    const claude32 = rows.find((r) => r.algorithm === "claude" && r.mode === mode && r.n === 32);
+    // The warm mode has no baseline of its own: seed-003's processes are one-shot, compare with its barrier rounds.
+    const baselineMode = mode === "warm" ? "barrier" : mode;
+    const claude32 = rows.find((r) => r.algorithm === "claude" && r.mode === baselineMode && r.n === 32);
     const baton32 = baton.find((r) => r.n === 32);
     if (claude32 !== undefined && baton32 !== undefined) {
       const speedup = claude32.timeToAllMs / baton32.timeToAllMs;

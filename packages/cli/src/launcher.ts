@@ -2,18 +2,24 @@
 /**
  * The `baton` entry point (bundled as packages/cli/dist/baton.mjs): a fresh `baton token` is answered by the fast
  * path without loading the rest of baton; a `baton token REF` that must refresh runs the token command alone
- * (token-entry.ts); everything else loads the full CLI (main.ts). Node's on-disk compile cache is enabled for the
+ * (token-entry.ts), and so does a simple `baton status [REF] [--json]` (status-entry.ts); everything else loads the
+ * full CLI (main.ts). Node's on-disk compile cache is enabled for the
  * larger bundles.
  */
-import { enableCompileCache } from "node:module";
+import * as nodeModule from "node:module";
 import { tryFastToken } from "./fast-token.ts";
 
 const args = process.argv.slice(2);
 if (!tryFastToken(args)) {
-  enableCompileCache?.();
+  // A namespace import: Node releases without the compile cache lack the export, and must still start.
+  nodeModule.enableCompileCache?.();
+  const status = args[0] === "status" ? (await import("./status-entry.ts")).simpleStatusArgs(args.slice(1)) : undefined;
   if (args.length === 2 && args[0] === "token" && !(args[1] ?? "").startsWith("-")) {
     const { runToken } = await import("./token-entry.ts");
     process.exitCode = await runToken(args[1] ?? "");
+  } else if (status !== undefined) {
+    const { runStatus } = await import("./status-entry.ts");
+    process.exitCode = await runStatus(status);
   } else {
     await import("./main.ts");
   }

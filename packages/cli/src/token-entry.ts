@@ -1,12 +1,12 @@
 /**
  * `baton token REF` when the fast path cannot answer (the token must be refreshed, or storage is the keychain): the
  * same command as commands/token.ts, run without loading effect/cli and the other commands, so that a herd of
- * processes hitting an expired token starts quickly. Errors and exit codes are the CLI's (exit-codes.ts).
+ * processes hitting an expired token starts quickly. Errors and exit codes are the CLI's (lean-run.ts).
  */
 import { Tokens } from "@baton/core";
-import { Cause, Effect, Exit } from "effect";
+import { Effect } from "effect";
 import { CliEnvironment, provideApp } from "./composition.ts";
-import { EXIT, exitCodeOf, messageOf } from "./exit-codes.ts";
+import { exitCodeAfter } from "./lean-run.ts";
 import { resolveAccount } from "./resolve.ts";
 
 export const runToken = async (ref: string): Promise<number> => {
@@ -16,10 +16,5 @@ export const runToken = async (ref: string): Promise<number> => {
     const token = yield* (yield* Tokens.Tokens).accessToken(account);
     yield* Effect.sync(() => process.stdout.write(`${token}\n`));
   });
-  const exit = await Effect.runPromiseExit(provideApp(program));
-  if (Exit.isSuccess(exit)) return EXIT.ok;
-  const error = Cause.findErrorOption(exit.cause);
-  const failure = error._tag === "Some" ? error.value : Cause.squash(exit.cause);
-  process.stderr.write(`baton: ${messageOf(failure)}\n`);
-  return exitCodeOf(failure);
+  return exitCodeAfter(await Effect.runPromiseExit(provideApp(program)));
 };

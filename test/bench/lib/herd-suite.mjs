@@ -8,11 +8,12 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { accountDir, loggedInHome, REF, readSecret, sleepUntilExpired, tokenJudge } from "./account.mjs";
 import { BATON, BENCH_DIR, median, round } from "./common.mjs";
-import { barrierHerd, spawnedHerd } from "./herd.mjs";
+import { barrierHerd, spawnedHerd, warmHerd } from "./herd.mjs";
 
 const CLAUDE = join(BENCH_DIR, "baseline-claude.mjs");
 const NAIVE = join(BENCH_DIR, "baseline-naive.mjs");
 const BATON_CHILD = join(BENCH_DIR, "children", "baton-barrier.mjs");
+const WARM_CHILD = join(BENCH_DIR, "children", "baton-warm.mjs");
 
 const counterDelta = (before, after) => ({
   refreshGrants: after.refreshGrants - before.refreshGrants,
@@ -63,14 +64,14 @@ const readBaselineExpiry = async (home) => {
 /**
  * Runs one round and returns its record. `algorithm` is "baton" | "claude" | "naive"; `mode` "spawned" | "barrier".
  */
-const runRound = async ({ server, bundle, algorithm, mode, n, home, log }) => {
+const runRound = async ({ server, bundle, algorithm, mode, n, home, log, childFlags = [] }) => {
   const expiry = algorithm === "baton" ? (await readSecret(home)).expiresAt : await readBaselineExpiry(home);
   const tokenEndpoint = `${server.issuer}/token`;
   const argsFor =
     algorithm === "baton"
       ? mode === "spawned"
         ? () => [BATON, "token", REF]
-        : () => [BATON_CHILD, bundle, home, REF]
+        : () => [...childFlags, BATON_CHILD, bundle, home, REF]
       : () => [
           algorithm === "claude" ? CLAUDE : NAIVE,
           home,
@@ -164,12 +165,95 @@ const runRound = async ({ server, bundle, algorithm, mode, n, home, log }) => {
 };
 
 /**
+ * baton's warm barrier herd for one N: the same N processes (children/baton-warm.mjs) go through 1 + `reps`
+ * rotations; the first (cold code, the same as the barrier mode) is not reported, the others are records of mode
+ * "warm", shaped like {@link runRound}'s.
+ */
+const runWarm = async ({ server, bundle, n, home, reps, log, childFlags = [] }) => {
+  const records = [];
+  let judge;
+  let before;
+  let eventsBefore;
+  await warmHerd(n, () => [...childFlags, WARM_CHILD, bundle, home, REF], {
+    env: { BATON_HOME: home, BATON_STORAGE: "file" },
+    rounds: 1 + reps,
+    onToken: (token, at) => judge?.arrived(token, at),
+    beforeRound: async () => {
+      await sleepUntilExpired((await readSecret(home)).expiresAt);
+      judge = tokenJudge(server);
+      before = server.counters();
+      eventsBefore = (await readEvents(home)).length;
+    },
+    afterRound: async (r, result) => {
+      const counters = counterDelta(before, server.counters());
+      const appended = (await readEvents(home)).slice(eventsBefore);
+      const claimed = appended.find((e) => e.type === "refresh.claimed");
+      const stored = appended.find((e) => e.type === "credentials.stored" && e.source === "refresh");
+      const verdicts = await judge.verdicts();
+      const valid = result.tokens.filter((token) => verdicts.get(token) === true).length;
+      if (r === 0) return;
+      const record = {
+        rep: r - 1,
+        algorithm: "baton",
+        mode: "warm",
+        n,
+        afterAllStartedMs: round(result.afterAllStartedMs, 1),
+        fromFirstSpawnMs: round(result.fromFirstSpawnMs, 1),
+        spreadMs: round(result.spreadMs, 1),
+        counters,
+        events: eventCounts(appended),
+        phases:
+          claimed === undefined || stored === undefined
+            ? undefined
+            : {
+                claimMs: round(claimed.at - result.startEpochMs, 1),
+                storedMs: round(stored.at - result.startEpochMs, 1),
+              },
+        cpuMsPerProcess: round(median(result.cpuMs), 1),
+        cpuMsAll: round(
+          result.cpuMs.reduce((a, b) => a + b, 0),
+          1,
+        ),
+        distinctTokens: new Set(result.tokens).size,
+        validTokens: valid,
+        validPct: round((100 * valid) / n, 1),
+        gaveUp: 0,
+        tornReads: 0,
+        failures: result.failures.length,
+        failureSamples: result.failures.slice(0, 3),
+      };
+      records.push(record);
+      log(
+        `  baton  warm    N=${String(n).padStart(2)}: last token ${Math.round(result.afterAllStartedMs)} ms after GO ` +
+          `(spread ${Math.round(result.spreadMs)} ms); server: ${counters.refreshGrants} refresh, ${counters.reuseErrors} ` +
+          `reuse errors; valid ${valid}/${n}` +
+          (record.phases === undefined
+            ? ""
+            : `; claim at ${Math.round(record.phases.claimMs)} ms, g+1 stored at ${Math.round(record.phases.storedMs)} ms`) +
+          `; CPU ${record.cpuMsPerProcess} ms per process (median), ${Math.round(record.cpuMsAll)} ms in all`,
+      );
+    },
+  });
+  return records;
+};
+
+/**
  * @param options.sizes N values, e.g. [1, 8, 32, 64]
  * @param options.batonReps rounds per (mode, N) for baton
  * @param options.baselineReps rounds per (mode, N) for the seed-003 baseline
  * @param options.naiveSizes N values for the naive baseline
  */
-export const runHerdSuite = async ({ server, bundle, sizes, batonReps, baselineReps, naiveSizes, modes, log }) => {
+export const runHerdSuite = async ({
+  server,
+  bundle,
+  sizes,
+  batonReps,
+  baselineReps,
+  naiveSizes,
+  modes,
+  log,
+  childFlags = [],
+}) => {
   const homes = [];
   const rounds = [];
   try {
@@ -179,6 +263,7 @@ export const runHerdSuite = async ({ server, bundle, sizes, batonReps, baselineR
     for (const mode of modes) {
       baton[mode] = await loggedInHome(server, `baton-${mode}`);
       homes.push(baton[mode]);
+      if (mode === "warm") continue;
       if (baselineReps > 0) {
         claude[mode] = await baselineHome(server, `claude-${mode}`);
         homes.push(claude[mode]);
@@ -192,15 +277,24 @@ export const runHerdSuite = async ({ server, bundle, sizes, batonReps, baselineR
         naive.set(`${mode}:${n}`, prepared);
       }
     }
+    // The warm mode keeps its processes across rotations: all its rounds for one N run back to back.
+    if (modes.includes("warm")) {
+      for (const n of sizes) {
+        rounds.push(
+          ...(await runWarm({ server, bundle, n, home: baton.warm.home, reps: batonReps, log, childFlags })),
+        );
+      }
+    }
     const reps = Math.max(batonReps, baselineReps);
+    const oneShotModes = modes.filter((mode) => mode !== "warm");
     for (let rep = 0; rep < reps; rep++) {
       log(`  repetition ${rep + 1}/${reps}`);
       for (const n of sizes) {
-        for (const mode of modes) {
+        for (const mode of oneShotModes) {
           if (rep < batonReps) {
             rounds.push({
               rep,
-              ...(await runRound({ server, bundle, algorithm: "baton", mode, n, home: baton[mode].home, log })),
+              ...(await runRound({ server, bundle, algorithm: "baton", mode, n, home: baton[mode].home, log, childFlags })),
             });
           }
           if (rep < baselineReps) {

@@ -134,3 +134,77 @@ export const barrierHerd = async (n, argsFor, options = {}) => {
   const results = await Promise.all(runs.map((r) => r.started.done));
   return summarise(runs, results, tGo, tGo, { loadMs, goWriteMs: tAll - tGo });
 };
+
+/**
+ * N long-lived processes (children/baton-warm.mjs) released together `rounds` times: before each round
+ * `beforeRound(r)` runs (e.g. wait until the token expired), then one `GO` line goes to each and the round ends when
+ * every process printed its token. Round 0 meets cold code; the later rounds measure warm processes. Returns one
+ * summary per round (same fields as {@link barrierHerd}'s).
+ */
+export const warmHerd = async (n, argsFor, options = {}) => {
+  const perRound = [];
+  let ready = 0;
+  let current;
+  const records = Array.from({ length: n }, () => ({ tokens: [], tokenAt: [], cpuMs: [] }));
+  const runs = records.map((record, index) =>
+    startNode(argsFor(index), {
+      env: options.env,
+      stdin: "pipe",
+      timeoutMs: options.timeoutMs ?? 300_000,
+      onLine: (stream, line, at) => {
+        if (stream !== "stdout") return;
+        if (line === "READY") {
+          ready += 1;
+          if (ready === n) current?.();
+        } else if (line.startsWith("TOKEN ")) {
+          record.tokens.push(line.slice(6));
+          record.tokenAt.push(at);
+          options.onToken?.(line.slice(6), at);
+        } else if (line.startsWith("CPU ")) {
+          const cpu = JSON.parse(line.slice(4));
+          record.cpuMs.push(cpu.userMs + cpu.systemMs);
+          current?.();
+        }
+      },
+    }),
+  );
+  const until = (predicate, limitMs, what) =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`warm herd: ${what} within ${limitMs} ms`)), limitMs);
+      const check = () => {
+        if (!predicate()) return;
+        clearTimeout(timer);
+        current = undefined;
+        resolve();
+      };
+      current = check;
+      check();
+    });
+  try {
+    await until(() => ready === n, options.readyTimeoutMs ?? 90_000, `only ${ready}/${n} processes became ready`);
+    for (let r = 0; r < options.rounds; r++) {
+      await options.beforeRound?.(r);
+      const tGo = performance.now();
+      for (const run of runs) run.child.stdin.write("GO\n");
+      await until(() => records.every((rec) => rec.cpuMs.length > r), 60_000, `round ${r} not answered`);
+      const arrivals = records.map((rec) => rec.tokenAt[r]);
+      const last = Math.max(...arrivals);
+      perRound.push({
+        n,
+        round: r,
+        afterAllStartedMs: last - tGo,
+        fromFirstSpawnMs: last - tGo,
+        spreadMs: last - Math.min(...arrivals),
+        startEpochMs: performance.timeOrigin + tGo,
+        tokens: records.map((rec) => rec.tokens[r]),
+        cpuMs: records.map((rec) => rec.cpuMs[r]),
+        failures: records.filter((rec) => rec.tokens[r] === "").map(() => "accessToken failed"),
+      });
+      await options.afterRound?.(r, perRound.at(-1));
+    }
+  } finally {
+    for (const run of runs) run.child.stdin.end();
+    await Promise.all(runs.map((run) => run.done));
+  }
+  return perRound;
+};

@@ -9,7 +9,7 @@
  * shrinks, it was rewritten in place (same size, other mtime) or the last scanned line's bytes differ. {@link judge}
  * classifies the tail: clean, torn (only the last line is bad or unterminated) or corrupt (anything else).
  */
-import type { FileHandle } from "node:fs/promises";
+import { fstatSync, readSync } from "node:fs";
 import { crc32 } from "node:zlib";
 import { type AccountEvent, decodeAccountEvent, encodeAccountEvent } from "@baton/core";
 import { Exit } from "effect";
@@ -62,13 +62,32 @@ export interface LogState {
   warnedBad: number;
 }
 
+/**
+ * The logs this process looked at, most recently used last. Bounded: a process that reads every account once (e.g.
+ * `baton status` over a thousand accounts) must not keep every parsed stream alive.
+ */
 const cache = new Map<string, LogState>();
+const CACHED_LOGS = 64;
 
-export const readRange = async (handle: FileHandle, start: number, length: number): Promise<Buffer> => {
+const remember = (path: string, state: LogState): void => {
+  cache.delete(path);
+  cache.set(path, state);
+  if (cache.size > CACHED_LOGS) {
+    const oldest = cache.keys().next();
+    if (oldest.done !== true) cache.delete(oldest.value);
+  }
+};
+
+/**
+ * Reads `length` bytes at `start` from the open descriptor `fd` (fewer at the end of the file). Synchronous, like
+ * every read of the log: logs are small (a few hundred bytes per event) and a synchronous read of a local file costs a
+ * fraction of the CPU of the promise path (see secure-fs.ts `lstatSyncOrUndefined`).
+ */
+export const readRange = (fd: number, start: number, length: number): Buffer => {
   const buffer = Buffer.alloc(length);
   let offset = 0;
   while (offset < length) {
-    const { bytesRead } = await handle.read(buffer, offset, length - offset, start + offset);
+    const bytesRead = readSync(fd, buffer, offset, length - offset, start + offset);
     if (bytesRead === 0) break;
     offset += bytesRead;
   }
@@ -96,9 +115,9 @@ const scanChunk = (state: LogState, chunk: Buffer, base: number): void => {
   }
 };
 
-/** Brings the cached state of `path` up to date with the file behind `handle`; returns it and the file size. */
-export const refreshLog = async (path: string, handle: FileHandle): Promise<{ state: LogState; size: number }> => {
-  const stats = await handle.stat();
+/** Brings the cached state of `path` up to date with the file open as `fd`; returns it and the file size. */
+export const refreshLog = (path: string, fd: number): { state: LogState; size: number } => {
+  const stats = fstatSync(fd);
   let state = cache.get(path);
   const stale =
     state === undefined ||
@@ -106,8 +125,7 @@ export const refreshLog = async (path: string, handle: FileHandle): Promise<{ st
     state.ino !== stats.ino ||
     stats.size < state.end ||
     (stats.size === state.size && stats.mtimeMs !== state.mtimeMs) ||
-    (state.lastLine !== undefined &&
-      !(await readRange(handle, state.lastLineStart, state.lastLine.length)).equals(state.lastLine));
+    (state.lastLine !== undefined && !readRange(fd, state.lastLineStart, state.lastLine.length).equals(state.lastLine));
   if (stale || state === undefined) {
     state = {
       dev: stats.dev,
@@ -122,9 +140,9 @@ export const refreshLog = async (path: string, handle: FileHandle): Promise<{ st
       lastLineStart: 0,
       warnedBad: 0,
     };
-    cache.set(path, state);
   }
-  if (stats.size > state.end) scanChunk(state, await readRange(handle, state.end, stats.size - state.end), state.end);
+  remember(path, state);
+  if (stats.size > state.end) scanChunk(state, readRange(fd, state.end, stats.size - state.end), state.end);
   state.size = stats.size;
   state.mtimeMs = stats.mtimeMs;
   return { state, size: stats.size };

@@ -19,7 +19,7 @@
  * The `log.repaired` event takes `host`/`pid` from the HostIdentity service and `at` from Effect's Clock, like every
  * other event the protocol writes.
  */
-import { constants } from "node:fs";
+import { closeSync, constants } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -43,6 +43,7 @@ import {
   listAccounts,
   lstatOrUndefined,
   openSecure,
+  openSecureSync,
   replaceAtomically,
   runFs,
   secureDir,
@@ -75,7 +76,7 @@ const rewriteCorrupt = async (home: string, path: string, account: AccountRef, s
   if (handle === undefined) return;
   let content: Buffer;
   try {
-    content = await readRange(handle, 0, (await handle.stat()).size);
+    content = readRange(handle.fd, 0, (await handle.stat()).size);
   } finally {
     await handle.close();
   }
@@ -127,18 +128,18 @@ const appendToFile = async (
   if (!existed) await fsyncDir(dir);
   try {
     const repairs: Array<NewAccountEvent> = [];
-    let { state, size } = await refreshLog(path, handle);
+    let { state, size } = refreshLog(path, handle.fd);
     let verdict = judge(state, size);
     if (verdict.kind === "torn-tail" && verdict.partial) {
       // A line being written right now looks torn; a torn one stays as it is.
       await sleep(TORN_TAIL_SETTLE_MS);
-      ({ state, size } = await refreshLog(path, handle));
+      ({ state, size } = refreshLog(path, handle.fd));
       verdict = judge(state, size);
     }
     if (verdict.kind === "torn-tail") {
       await handle.truncate(verdict.cutAt);
       forgetLog(path);
-      ({ state } = await refreshLog(path, handle));
+      ({ state } = refreshLog(path, handle.fd));
       repairs.push({ v: 1, ...stamp, type: "log.repaired", reason: "torn-tail", droppedBytes: verdict.dropped });
       warn(`${path} had a torn or invalid last record; ${verdict.dropped} byte(s) truncated`);
     } else if (verdict.kind === "corrupt") {
@@ -147,14 +148,14 @@ const appendToFile = async (
       const reopened = await openSecure(path, flags, warn);
       if (reopened === undefined) throw new Error(`${path} disappeared while it was being repaired`);
       handle = reopened;
-      ({ state } = await refreshLog(path, handle));
+      ({ state } = refreshLog(path, handle.fd));
     }
     const stored = [...repairs, ...events].map((event, i) => ({ ...event, seq: state.maxSeq + i + 1 }) as AccountEvent);
     const bytes = Buffer.from(stored.map(formatLine).join(""), "utf8");
     const { bytesWritten } = await handle.write(bytes, 0, bytes.length, null);
     if (bytesWritten !== bytes.length) throw new Error(`short write (${bytesWritten} of ${bytes.length} bytes)`);
     await handle.datasync();
-    await refreshLog(path, handle);
+    refreshLog(path, handle.fd);
     return stored.slice(repairs.length);
   } catch (error) {
     forgetLog(path);
@@ -168,10 +169,11 @@ const readFromFile = async (home: string, account: AccountRef, warn: Warn): Prom
   const dir = await secureDir(home, accountParts(home, account), false, warn);
   if (dir === undefined) return [];
   const path = join(dir, EVENTS_FILE);
-  const handle = await openSecure(path, constants.O_RDONLY, warn);
-  if (handle === undefined) return [];
+  const opened = openSecureSync(path, warn);
+  if (opened === undefined) return [];
+  const { fd } = opened;
   try {
-    const { state } = await refreshLog(path, handle);
+    const { state } = refreshLog(path, fd);
     const middle = state.bad.filter((range) => range.end < state.end).length;
     if (middle > state.warnedBad) {
       warn(
@@ -181,7 +183,7 @@ const readFromFile = async (home: string, account: AccountRef, warn: Warn): Prom
     }
     return state.events.slice();
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 };
 

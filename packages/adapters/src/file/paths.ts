@@ -15,7 +15,7 @@ import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { AccountRef } from "@baton/core";
 import { FsProblem, type Warn } from "./fs-base.ts";
-import { lstatOrUndefined, secureDir } from "./secure-fs.ts";
+import { lstatSyncOrUndefined, secureDir } from "./secure-fs.ts";
 
 export * from "./fs-base.ts";
 export * from "./quarantine.ts";
@@ -60,30 +60,36 @@ export const RECOVERY_PREFIX = `${LOCK_DIR}.recovering-`;
 export const quarantineDir = (home: string): string => join(home, "quarantine");
 // ------------------------------------------------------------------------------------------------------- listings
 
-/** Every `<provider>/<account>` directory under accounts/ that holds a regular file `fileName`. */
+/**
+ * Every `<provider>/<account>` directory under accounts/ that holds a regular file `fileName`. Directory entries come
+ * with their types (`readdir` with `withFileTypes`), so only the file is `lstat`ed; symlinked directories are
+ * ignored with a warning.
+ */
 export const listAccounts = async (home: string, fileName: string, warn: Warn): Promise<ReadonlyArray<AccountRef>> => {
   const root = await secureDir(home, ["accounts"], false, warn);
   if (root === undefined) return [];
   const found: Array<AccountRef> = [];
-  for (const provider of (await readdir(root)).sort()) {
-    if (!isSafeName(provider)) continue;
-    const providerDir = join(root, provider);
-    const providerStats = await lstatOrUndefined(providerDir);
-    if (providerStats === undefined || !providerStats.isDirectory()) {
-      if (providerStats?.isSymbolicLink() === true) warn(`ignoring ${providerDir}: it is a symbolic link`);
+  for (const provider of (await readdir(root, { withFileTypes: true })).sort(byName)) {
+    if (!isSafeName(provider.name)) continue;
+    const providerDir = join(root, provider.name);
+    if (!provider.isDirectory()) {
+      if (provider.isSymbolicLink()) warn(`ignoring ${providerDir}: it is a symbolic link`);
       continue;
     }
-    for (const account of (await readdir(providerDir)).sort()) {
-      if (!isSafeName(account)) continue;
-      const dir = join(providerDir, account);
-      const dirStats = await lstatOrUndefined(dir);
-      if (dirStats === undefined || !dirStats.isDirectory()) {
-        if (dirStats?.isSymbolicLink() === true) warn(`ignoring ${dir}: it is a symbolic link`);
+    for (const account of (await readdir(providerDir, { withFileTypes: true })).sort(byName)) {
+      if (!isSafeName(account.name)) continue;
+      const dir = join(providerDir, account.name);
+      if (!account.isDirectory()) {
+        if (account.isSymbolicLink()) warn(`ignoring ${dir}: it is a symbolic link`);
         continue;
       }
-      const file = await lstatOrUndefined(join(dir, fileName));
-      if (file?.isFile() === true) found.push({ provider, account });
+      if (lstatSyncOrUndefined(join(dir, fileName))?.isFile() === true) {
+        found.push({ provider: provider.name, account: account.name });
+      }
     }
   }
   return found;
 };
+
+const byName = (a: { readonly name: string }, b: { readonly name: string }): number =>
+  a.name < b.name ? -1 : a.name > b.name ? 1 : 0;

@@ -181,6 +181,24 @@ export interface SmallFile {
  * path (see {@link lstatSyncOrUndefined}). `undefined` when the file does not exist.
  */
 export const readSmallFile = (path: string, warn: Warn): SmallFile | undefined => {
+  const opened = openSecureSync(path, warn);
+  if (opened === undefined) return undefined;
+  try {
+    return { bytes: readFileSync(opened.fd), stats: opened.stats };
+  } finally {
+    closeSync(opened.fd);
+  }
+};
+
+/**
+ * {@link openSecure} for reading, synchronously: a descriptor of the existing regular file at `path` (no symlink
+ * followed, loose modes repaired with a warning) and its `fstat`, or `undefined` when it does not exist. The caller
+ * closes it.
+ */
+export const openSecureSync = (
+  path: string,
+  warn: Warn,
+): { readonly fd: number; readonly stats: Stats } | undefined => {
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
@@ -199,9 +217,10 @@ export const readSmallFile = (path: string, warn: Warn): SmallFile | undefined =
         warn(`${path} had loose permissions ${(stats.mode & 0o777).toString(8)}; repaired to 600`);
       }
     }
-    return { bytes: readFileSync(fd), stats };
-  } finally {
+    return { fd, stats };
+  } catch (error) {
     closeSync(fd);
+    throw error;
   }
 };
 

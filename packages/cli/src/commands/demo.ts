@@ -13,10 +13,10 @@ import { Command, Flag } from "effect/cli";
 import { accountStatus } from "../account-status.ts";
 import { appLayer, CliEnvironment } from "../composition.ts";
 import { paint } from "../format.ts";
+import { renderStatusTable } from "../status-view.ts";
 import { runRound } from "./demo-rounds.ts";
 import { loginDemoAccount, startDemoServer } from "./demo-setup.ts";
 import { accountTimeline } from "./replay.ts";
-import { renderStatusTable } from "./status.ts";
 
 const say = (text: string) => Effect.sync(() => process.stdout.write(`${text}\n`));
 
