@@ -6,8 +6,9 @@
  * Usage: node baton-barrier.mjs BUNDLE HOME REF
  * With BENCH_PROFILE_DIR set, a CPU profile (100 µs sampling) runs from GO until the token is printed and is written
  * there as <pid>.cpuprofile: the herd's wake-up path only, without the start-up.
- * With BENCH_COUNT_FS=1, calls of node:fs/promises functions, proper-lockfile's callback fs calls and fs.watch
- * notifications made between GO and the token are counted and printed as `FSCOUNTS <json>` after the token.
+ * With BENCH_COUNT_FS=1, calls of node:fs/promises functions, node:fs callback and synchronous calls (proper-lockfile
+ * uses the callback API, the file adapters' small reads the synchronous one) and fs.watch notifications made between
+ * GO and the token are counted and printed as `FSCOUNTS <json>` after the token.
  */
 const [bundle, home, ref] = process.argv.slice(2);
 const giveUp = setTimeout(() => {
@@ -41,7 +42,9 @@ if (process.env.BENCH_COUNT_FS === "1") {
       return original.apply(this, args);
     };
   }
-  for (const name of ["mkdir", "stat", "lstat", "utimes", "rmdir", "rm", "readFile", "writeFile", "open"]) {
+  const callbackAndSync = ["mkdir", "stat", "lstat", "utimes", "rmdir", "rm", "readFile", "writeFile", "open"];
+  const syncOnly = ["lstatSync", "statSync", "fstatSync", "openSync", "readSync", "readFileSync", "closeSync"];
+  for (const name of [...callbackAndSync, ...syncOnly]) {
     const original = fs[name];
     fs[name] = function (...args) {
       count(`fs.${name}`);

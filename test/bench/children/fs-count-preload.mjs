@@ -1,6 +1,6 @@
 /**
- * Diagnostic preload (`node --import ./fs-count-preload.mjs …`): counts calls of node:fs/promises functions and of
- * FileHandle methods made by the process, and prints `FSCOUNTS <json>` on stderr at exit. Used by the benchmark to
+ * Diagnostic preload (`node --import ./fs-count-preload.mjs …`): counts calls of node:fs/promises functions, of
+ * FileHandle methods and of node:fs's synchronous calls made by the process, and prints `FSCOUNTS <json>` on stderr at exit. Used by the benchmark to
  * say how many file-system calls `baton status` makes per account.
  */
 import { createRequire, syncBuiltinESMExports } from "node:module";
@@ -26,6 +26,24 @@ for (const name of [
 ]) {
   const original = fsp[name];
   fsp[name] = function (...args) {
+    count(name);
+    return original.apply(this, args);
+  };
+}
+const fs = require("node:fs");
+for (const name of [
+  "lstatSync",
+  "statSync",
+  "fstatSync",
+  "openSync",
+  "readSync",
+  "readFileSync",
+  "readdirSync",
+  "closeSync",
+  "fchmodSync",
+]) {
+  const original = fs[name];
+  fs[name] = function (...args) {
     count(name);
     return original.apply(this, args);
   };

@@ -165,10 +165,13 @@ const runRound = async ({ server, bundle, algorithm, mode, n, home, log, childFl
 };
 
 /**
- * baton's warm barrier herd for one N: the same N processes (children/baton-warm.mjs) go through 1 + `reps`
- * rotations; the first (cold code, the same as the barrier mode) is not reported, the others are records of mode
- * "warm", shaped like {@link runRound}'s.
+ * baton's warm barrier herd for one N: the same N processes (children/baton-warm.mjs) go through
+ * {@link WARMUP_ROUNDS} + `reps` rotations; the warm-up rotations are not reported (the first meets cold code like the
+ * barrier mode; in the second, most processes run the role — holder or follower — they did not run yet), the others
+ * are records of mode "warm", shaped like {@link runRound}'s.
  */
+const WARMUP_ROUNDS = 2;
+
 const runWarm = async ({ server, bundle, n, home, reps, log, childFlags = [] }) => {
   const records = [];
   let judge;
@@ -176,7 +179,7 @@ const runWarm = async ({ server, bundle, n, home, reps, log, childFlags = [] }) 
   let eventsBefore;
   await warmHerd(n, () => [...childFlags, WARM_CHILD, bundle, home, REF], {
     env: { BATON_HOME: home, BATON_STORAGE: "file" },
-    rounds: 1 + reps,
+    rounds: WARMUP_ROUNDS + reps,
     onToken: (token, at) => judge?.arrived(token, at),
     beforeRound: async () => {
       await sleepUntilExpired((await readSecret(home)).expiresAt);
@@ -191,9 +194,9 @@ const runWarm = async ({ server, bundle, n, home, reps, log, childFlags = [] }) 
       const stored = appended.find((e) => e.type === "credentials.stored" && e.source === "refresh");
       const verdicts = await judge.verdicts();
       const valid = result.tokens.filter((token) => verdicts.get(token) === true).length;
-      if (r === 0) return;
+      if (r < WARMUP_ROUNDS) return;
       const record = {
-        rep: r - 1,
+        rep: r - WARMUP_ROUNDS,
         algorithm: "baton",
         mode: "warm",
         n,
@@ -280,9 +283,7 @@ export const runHerdSuite = async ({
     // The warm mode keeps its processes across rotations: all its rounds for one N run back to back.
     if (modes.includes("warm")) {
       for (const n of sizes) {
-        rounds.push(
-          ...(await runWarm({ server, bundle, n, home: baton.warm.home, reps: batonReps, log, childFlags })),
-        );
+        rounds.push(...(await runWarm({ server, bundle, n, home: baton.warm.home, reps: batonReps, log, childFlags })));
       }
     }
     const reps = Math.max(batonReps, baselineReps);
@@ -294,7 +295,16 @@ export const runHerdSuite = async ({
           if (rep < batonReps) {
             rounds.push({
               rep,
-              ...(await runRound({ server, bundle, algorithm: "baton", mode, n, home: baton[mode].home, log, childFlags })),
+              ...(await runRound({
+                server,
+                bundle,
+                algorithm: "baton",
+                mode,
+                n,
+                home: baton[mode].home,
+                log,
+                childFlags,
+              })),
             });
           }
           if (rep < baselineReps) {

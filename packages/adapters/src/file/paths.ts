@@ -38,9 +38,19 @@ export const accountParts = (home: string, ref: AccountRef): ReadonlyArray<strin
   return ["accounts", ref.provider, ref.account];
 };
 
-/** The account directory for messages only (no validation, never throws). */
-export const describeAccount = (home: string, ref: AccountRef): string =>
-  join(home, "accounts", ref.provider, ref.account);
+/** The account directory for messages and in-process keys only (no validation, never throws); memoized. */
+export const describeAccount = (home: string, ref: AccountRef): string => {
+  const key = `${home}\0${ref.provider}\0${ref.account}`;
+  let path = described.get(key);
+  if (path === undefined) {
+    path = join(home, "accounts", ref.provider, ref.account);
+    if (described.size >= DESCRIBED_LIMIT) described.clear();
+    described.set(key, path);
+  }
+  return path;
+};
+const described = new Map<string, string>();
+const DESCRIBED_LIMIT = 4096;
 
 export const accountsDir = (home: string): string => join(home, "accounts");
 export const accountDir = (home: string, ref: AccountRef): string => join(home, ...accountParts(home, ref));

@@ -23,7 +23,7 @@ import {
   statSync,
 } from "node:fs";
 import { chmod, type FileHandle, link, lstat, mkdir, open, rename, unlink } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, sep } from "node:path";
 import { DIR_MODE, errorCode, FILE_MODE, FsProblem, type Warn } from "./fs-base.ts";
 
 const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
@@ -97,8 +97,10 @@ export const secureDir = async (
 ): Promise<string | undefined> => {
   if (create) await ensureHome(home, warn);
   let current = home;
-  for (const part of parts) {
-    current = join(current, part);
+  for (const [index, part] of parts.entries()) {
+    // Each part is one safe name (paths.ts): after the first `join` (which normalizes the home), appending is the
+    // same path without `join`'s normalization work, which a herd of waiters repeats on every look.
+    current = index === 0 ? join(current, part) : `${current}${sep}${part}`;
     const existing = lstatSyncOrUndefined(current);
     if (existing !== undefined) {
       await checkExisting(current, existing, "dir", warn);
