@@ -21,7 +21,7 @@
  */
 import { closeSync, constants } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
-import { join, relative } from "node:path";
+import { join, relative, sep } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   type AccountEvent,
@@ -192,7 +192,7 @@ export const make = (
   host: { readonly host: string; readonly pid: number },
 ): EventStoreShape => {
   const { home } = options;
-  const where = (account: AccountRef) => join(describeAccount(home, account), EVENTS_FILE);
+  const where = (account: AccountRef) => `${describeAccount(home, account)}${sep}${EVENTS_FILE}`;
 
   const append = (
     account: AccountRef,

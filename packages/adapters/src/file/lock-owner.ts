@@ -64,9 +64,15 @@ export const readOwner = async (lockDir: string): Promise<LockOwner | undefined>
 
 type Callback = (error: NodeJS.ErrnoException | null) => void;
 
-/** The `fs` given to proper-lockfile: `mkdir` also writes the owner record, removal is recursive. */
+/**
+ * The `fs` given to proper-lockfile: `mkdir` also writes the owner record, removal is recursive. It holds exactly the
+ * calls proper-lockfile 4 makes (`mkdir`, `stat`, `utimes`, `realpath`, `rmdir`, `rmdirSync`), not a copy of all of
+ * `node:fs` per attempt.
+ */
 export const lockFs = (owner: LockOwner): object => ({
-  ...nodeFs,
+  stat: nodeFs.stat,
+  utimes: nodeFs.utimes,
+  realpath: nodeFs.realpath,
   mkdir: (path: string, callback: Callback) => {
     nodeFs.mkdir(path, DIR_MODE, (error) => {
       if (error !== null) return callback(error);

@@ -23,7 +23,7 @@
  *   fallback bound, never for safety.
  */
 import { randomBytes } from "node:crypto";
-import { join } from "node:path";
+import { sep } from "node:path";
 import {
   AccountLock,
   type AccountLockShape,
@@ -96,7 +96,7 @@ export const make = (options: FileLockOptions, identity: HostIdentityShape): Acc
   ): Effect.Effect<LockLease | "held", LockFailure> =>
     Effect.tryPromise({
       try: async () => {
-        const lockDir = join(accountDir, LOCK_DIR);
+        const lockDir = `${accountDir}${sep}${LOCK_DIR}`;
         if ((await lstatOrUndefined(lockDir))?.isSymbolicLink() === true) {
           throw new LockFailure({ reason: "io", message: `refusing ${lockDir}: it is a symbolic link` });
         }
@@ -172,7 +172,7 @@ export const make = (options: FileLockOptions, identity: HostIdentityShape): Acc
   const tryAcquire = (account: AccountRef): Effect.Effect<LockLease | undefined, LockFailure> =>
     Effect.gen(function* () {
       const accountDir = yield* ensureAccountDir(account);
-      const lockDir = join(accountDir, LOCK_DIR);
+      const lockDir = `${accountDir}${sep}${LOCK_DIR}`;
       const context = yield* Effect.context<never>();
       const logWarning = (message: string) => {
         Effect.runForkWith(context)(Effect.logWarning(message));
@@ -200,7 +200,7 @@ export const make = (options: FileLockOptions, identity: HostIdentityShape): Acc
       }
       const second = yield* attempt(accountDir, logWarning);
       return second === "held" ? undefined : second;
-    }).pipe(withMutex(join(describeAccount(home, account), LOCK_DIR)));
+    }).pipe(withMutex(`${describeAccount(home, account)}${sep}${LOCK_DIR}`));
 
   const watch = (account: AccountRef): Effect.Effect<ChangeWatcher, LockFailure, Scope.Scope> =>
     Effect.gen(function* () {

@@ -13,7 +13,7 @@
  * - Symlinks at any store path are refused; loose permissions are repaired with a warning (see paths.ts).
  */
 import { unlink } from "node:fs/promises";
-import { join } from "node:path";
+import { join, sep } from "node:path";
 import {
   type AccountRef,
   accountKey,
@@ -68,7 +68,7 @@ export const readSecretFile = async (
 ): Promise<Credentials | undefined> => {
   const dir = await secureDir(home, accountParts(home, account), false, warn);
   if (dir === undefined) return undefined;
-  const path = join(dir, SECRET_FILE);
+  const path = `${dir}${sep}${SECRET_FILE}`;
   for (let round = 0; round < 3; round++) {
     const file = readSmallFile(path, warn);
     if (file === undefined) return undefined;
@@ -95,7 +95,7 @@ export const readSecretFile = async (
 
 export const make = (options: FileSecretStoreOptions): SecretStoreShape => {
   const { home } = options;
-  const where = (account: AccountRef) => join(describeAccount(home, account), SECRET_FILE);
+  const where = (account: AccountRef) => `${describeAccount(home, account)}${sep}${SECRET_FILE}`;
 
   const read = (account: AccountRef): Effect.Effect<Credentials | undefined, StoreFailure> =>
     runFs("read the secret record", where(account), (warn) => readSecretFile(home, account, warn));
