@@ -9,7 +9,7 @@
  * shrinks, it was rewritten in place (same size, other mtime) or the last scanned line's bytes differ. {@link judge}
  * classifies the tail: clean, torn (only the last line is bad or unterminated) or corrupt (anything else).
  */
-import { fstatSync, readSync } from "node:fs";
+import { fstatSync, readSync, type Stats } from "node:fs";
 import { crc32 } from "node:zlib";
 import { type AccountEvent, decodeAccountEvent, encodeAccountEvent } from "@baton/core";
 import { Exit } from "effect";
@@ -115,9 +115,15 @@ const scanChunk = (state: LogState, chunk: Buffer, base: number): void => {
   }
 };
 
-/** Brings the cached state of `path` up to date with the file open as `fd`; returns it and the file size. */
-export const refreshLog = (path: string, fd: number): { state: LogState; size: number } => {
-  const stats = fstatSync(fd);
+/**
+ * Brings the cached state of `path` up to date with the file open as `fd` (whose `fstat` the caller may already
+ * have); returns it and the file size.
+ */
+export const refreshLog = (
+  path: string,
+  fd: number,
+  stats: Stats = fstatSync(fd),
+): { state: LogState; size: number } => {
   let state = cache.get(path);
   const stale =
     state === undefined ||

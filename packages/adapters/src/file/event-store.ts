@@ -173,7 +173,7 @@ const readFromFile = async (home: string, account: AccountRef, warn: Warn): Prom
   if (opened === undefined) return [];
   const { fd } = opened;
   try {
-    const { state } = refreshLog(path, fd);
+    const { state } = refreshLog(path, fd, opened.stats);
     const middle = state.bad.filter((range) => range.end < state.end).length;
     if (middle > state.warnedBad) {
       warn(

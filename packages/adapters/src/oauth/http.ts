@@ -18,8 +18,8 @@
  * by a timeout (default 30 s) and the body by a size limit (1 MiB); the body is read completely before the
  * `Response` is returned, so a connection reset mid-body is a transport error, not a JSON parse error.
  */
-import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
-import { request as httpsRequest } from "node:https";
+import type { IncomingMessage, OutgoingHttpHeaders } from "node:http";
+import { nodeHttp, nodeHttps } from "./node-http.ts";
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
@@ -144,7 +144,7 @@ export const makeFetch =
       let settled = false;
       exchange.startedAt = Date.now();
 
-      const request = (target.protocol === "https:" ? httpsRequest : httpRequest)(target, {
+      const request = (target.protocol === "https:" ? nodeHttps().request : nodeHttp().request)(target, {
         method: init.method ?? "GET",
         headers,
         agent: false,

@@ -6,7 +6,8 @@
  * URL carries the authorization code). `close()` stops listening and drops every connection; it is idempotent.
  * @see https://www.rfc-editor.org/rfc/rfc8252#section-7.3
  */
-import { createServer, type ServerResponse } from "node:http";
+import type { ServerResponse } from "node:http";
+import { nodeHttp } from "./node-http.ts";
 
 export const CALLBACK_PATH = "/callback";
 export const LOOPBACK_ADDRESS = "127.0.0.1";
@@ -53,7 +54,7 @@ export const page = (title: string, detail: string): string =>
 /** Starts listening on 127.0.0.1 with an ephemeral port. */
 export const listen = (): Promise<LoopbackListener> =>
   new Promise((resolveListener, rejectListener) => {
-    const server = createServer();
+    const server = nodeHttp().createServer();
     let deliver: (request: CallbackRequest) => void = () => undefined;
     const callback = new Promise<CallbackRequest>((resolve) => {
       deliver = resolve;
