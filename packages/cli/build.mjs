@@ -5,6 +5,7 @@ import { rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { bundleOptions } from "./bundle-options.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 // Chunk names carry content hashes: start from an empty output folder so stale chunks never pile up.
@@ -14,15 +15,6 @@ await build({
   outdir: join(here, "dist"),
   outExtension: { ".js": ".mjs" },
   chunkNames: "chunks/[name]-[hash]",
-  bundle: true,
   splitting: true,
-  platform: "node",
-  format: "esm",
-  target: "node22",
-  sourcemap: "linked",
-  external: ["oidc-provider", "@napi-rs/keyring"],
-  banner: {
-    js: "import { createRequire as __batonCreateRequire } from 'node:module'; const require = __batonCreateRequire(import.meta.url);",
-  },
-  logLevel: "warning",
+  ...bundleOptions,
 });

@@ -3,7 +3,7 @@
  * composition root, and turns the outcome into the exit-code contract (docs/cli.md). launcher.ts loads it on demand.
  */
 import * as NodeServices from "@effect/platform-node/NodeServices";
-import { Cause, Effect, Exit } from "effect";
+import { Effect, Exit } from "effect";
 import { CliOutput, Command } from "effect/cli";
 import { cleanCommand } from "./commands/clean.ts";
 import { demoCommand } from "./commands/demo.ts";
@@ -21,7 +21,8 @@ import { statusCommand } from "./commands/status.ts";
 import { tokenCommand } from "./commands/token.ts";
 import { useCommand } from "./commands/use.ts";
 import { provideApp } from "./composition.ts";
-import { EXIT, exitCodeOf, messageOf } from "./exit-codes.ts";
+import { EXIT, messageOf } from "./exit-codes.ts";
+import { exitCodeAfter } from "./exit-report.ts";
 
 export const VERSION = "0.1.0";
 
@@ -72,14 +73,7 @@ const main = async (): Promise<number> => {
     provideApp(program).pipe(Effect.provide(presenter), Effect.provide(NodeServices.layer)),
   );
   if (Exit.isSuccess(exit)) return typeof process.exitCode === "number" ? process.exitCode : EXIT.ok;
-  const error = Cause.findErrorOption(exit.cause);
-  const failure = error._tag === "Some" ? error.value : Cause.squash(exit.cause);
-  const code = exitCodeOf(failure);
-  // An invalid invocation was already explained by the presenter.
-  const explained = typeof failure === "object" && failure !== null && "_tag" in failure && failure._tag === "ShowHelp";
-  if (!explained) process.stderr.write(`baton: ${messageOf(failure)}\n`);
-  if (code === EXIT.bug && process.env.BATON_DEBUG === "1") process.stderr.write(`${Cause.pretty(exit.cause)}\n`);
-  return code;
+  return exitCodeAfter(exit);
 };
 
 main().then(

@@ -1,11 +1,11 @@
 /**
  * `baton status [REF] [--json]` in its simplest forms, run without loading effect/cli and the other commands (its
  * start-up is most of the time of a status of a few accounts). The behaviour is status-view.ts, the same as the full
- * CLI's `status` command; errors and exit codes are the CLI's (lean-run.ts).
+ * CLI's `status` command; errors and exit codes are the CLI's (exit-report.ts).
  */
 import { Effect } from "effect";
 import { provideApp } from "./composition.ts";
-import { exitCodeAfter } from "./lean-run.ts";
+import { exitCodeAfter } from "./exit-report.ts";
 import { showStatus } from "./status-view.ts";
 
 /**

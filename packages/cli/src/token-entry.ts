@@ -1,12 +1,12 @@
 /**
  * `baton token REF` when the fast path cannot answer (the token must be refreshed, or storage is the keychain): the
  * same command as commands/token.ts, run without loading effect/cli and the other commands, so that a herd of
- * processes hitting an expired token starts quickly. Errors and exit codes are the CLI's (lean-run.ts).
+ * processes hitting an expired token starts quickly. Errors and exit codes are the CLI's (exit-report.ts).
  */
 import { Tokens } from "@baton/core";
 import { Effect } from "effect";
 import { CliEnvironment, provideApp } from "./composition.ts";
-import { exitCodeAfter } from "./lean-run.ts";
+import { exitCodeAfter } from "./exit-report.ts";
 import { resolveAccount } from "./resolve.ts";
 
 export const runToken = async (ref: string): Promise<number> => {

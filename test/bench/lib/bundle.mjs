@@ -9,6 +9,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { build } from "esbuild";
+import { bundleOptions } from "../../../packages/cli/bundle-options.mjs";
 import { ROOT } from "./common.mjs";
 
 const ENTRY = `
@@ -25,16 +26,7 @@ export const buildBundle = async () => {
     outfile,
     // xstate is the core's dependency; the entry imports it for the replay diagnostic (children/replay.mjs).
     nodePaths: [join(ROOT, "packages", "core", "node_modules")],
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node22",
-    sourcemap: "linked",
-    external: ["oidc-provider", "@napi-rs/keyring"],
-    banner: {
-      js: "import { createRequire as __batonCreateRequire } from 'node:module'; const require = __batonCreateRequire(import.meta.url);",
-    },
-    logLevel: "warning",
+    ...bundleOptions,
   });
   return { path: outfile, cleanup: () => rm(dir, { recursive: true, force: true }) };
 };

@@ -16,6 +16,8 @@ export * as FileClaimStore from "./claim-store.ts";
 export * as FileEventStore from "./event-store.ts";
 export * as FileLock from "./lock.ts";
 export * as FileSecretStore from "./secret-store.ts";
+/** The careful file primitives (0600/0700, no symlinks followed, durable writes), for other files baton writes. */
+export * as SecureFiles from "./secure-fs.ts";
 
 export interface FileStoresOptions {
   /** BATON_HOME: every store lives below it. */

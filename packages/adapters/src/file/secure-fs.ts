@@ -155,19 +155,25 @@ export const openSecure = async (path: string, flags: number, warn: Warn): Promi
     throw error;
   }
   try {
-    const stats = await handle.stat();
-    if (!stats.isFile()) throw new FsProblem("io", `${path} is not a regular file`, path);
-    if ((stats.mode & 0o777) !== FILE_MODE) {
-      await handle.chmod(FILE_MODE);
-      if ((stats.mode & 0o077) !== 0) {
-        warn(`${path} had loose permissions ${(stats.mode & 0o777).toString(8)}; repaired to 600`);
-      }
-    }
+    checkOpenedFile(path, handle.fd, warn);
     return handle;
   } catch (error) {
     await handle.close();
     throw error;
   }
+};
+
+/** The checks of a freshly opened store file: a regular file, mode 0600 (loose modes repaired with a warning). */
+const checkOpenedFile = (path: string, fd: number, warn: Warn): Stats => {
+  const stats = fstatSync(fd);
+  if (!stats.isFile()) throw new FsProblem("io", `${path} is not a regular file`, path);
+  if ((stats.mode & 0o777) !== FILE_MODE) {
+    fchmodSync(fd, FILE_MODE);
+    if ((stats.mode & 0o077) !== 0) {
+      warn(`${path} had loose permissions ${(stats.mode & 0o777).toString(8)}; repaired to 600`);
+    }
+  }
+  return stats;
 };
 
 /** A small file's bytes and the `fstat` of the descriptor they were read from. */
@@ -211,15 +217,7 @@ export const openSecureSync = (
     throw error;
   }
   try {
-    const stats = fstatSync(fd);
-    if (!stats.isFile()) throw new FsProblem("io", `${path} is not a regular file`, path);
-    if ((stats.mode & 0o777) !== FILE_MODE) {
-      fchmodSync(fd, FILE_MODE);
-      if ((stats.mode & 0o077) !== 0) {
-        warn(`${path} had loose permissions ${(stats.mode & 0o777).toString(8)}; repaired to 600`);
-      }
-    }
-    return { fd, stats };
+    return { fd, stats: checkOpenedFile(path, fd, warn) };
   } catch (error) {
     closeSync(fd);
     throw error;

@@ -1,17 +1,7 @@
-/**
- * `baton export REF [--out FILE] [--force]`: the account's current credentials, encrypted (export-format.ts), read
- * under the account lock so that no refresh is half-way. The file is created 0600 with O_EXCL (an existing file is
- * refused unless --force, which replaces it atomically); without --out the export goes to stdout, with a warning on
- * stderr. The passphrase comes from BATON_PASSPHRASE or a no-echo prompt on the terminal (asked twice), never from
- * the command line; with neither available the command refuses (exit 2). Also home of {@link readPassphrase}, which
- * `baton import` shares.
- */
-import { randomBytes } from "node:crypto";
-import { constants, openSync } from "node:fs";
-import { lstat, open, rename, unlink } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { openSync } from "node:fs";
+import { lstat, rename, unlink } from "node:fs/promises";
 import { ReadStream } from "node:tty";
-import { ProviderRegistry } from "@baton/adapters";
+import { ProviderRegistry, SecureFiles } from "@baton/adapters";
 import {
   type AccountRef,
   accountKey,
@@ -133,30 +123,13 @@ export const storeProblem = (account: AccountRef) => (failure: StoreFailure) =>
     ? new LoginRequired({ account: accountKey(account), reason: "no-credentials", message: failure.message })
     : new Retryable({ account: accountKey(account), reason: "store-unavailable", message: failure.message });
 
-const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
-
-/** Creates `path` 0600 exclusively, writes and fsyncs it; removes it again if writing fails. */
-const writeNew = async (path: string, text: string): Promise<void> => {
-  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW;
-  const handle = await open(path, flags, 0o600);
-  try {
-    await handle.chmod(0o600);
-    await handle.writeFile(text, "utf8");
-    await handle.sync();
-  } catch (error) {
-    await handle.close().catch(() => undefined);
-    await unlink(path).catch(() => undefined);
-    throw error;
-  }
-  await handle.close();
-};
-
 const writeExportFile = (path: string, text: string, force: boolean) =>
   Effect.tryPromise({
     try: async () => {
-      if (!force) return writeNew(path, text);
-      const temp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
-      await writeNew(temp, text);
+      // The store's own primitives: 0600, O_EXCL|O_NOFOLLOW, fsync, removed again if writing fails.
+      if (!force) return SecureFiles.writeNewFile(path, text);
+      const temp = SecureFiles.tempName(path);
+      await SecureFiles.writeNewFile(temp, text);
       await rename(temp, path).catch(async (error: unknown) => {
         await unlink(temp).catch(() => undefined);
         throw error;

@@ -1,0 +1,16 @@
+// The esbuild settings every bundle of baton shares: the CLI (build.mjs) and the benchmark's bundle of the workspace
+// (test/bench/lib/bundle.mjs), so that the benchmark measures code built the way users run it.
+export const bundleOptions = {
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node22",
+  sourcemap: "linked",
+  // oidc-provider is loaded only by the demo's local server; the keychain binding is native.
+  external: ["oidc-provider", "@napi-rs/keyring"],
+  // Bundled CommonJS dependencies call `require`, which an ES module does not have.
+  banner: {
+    js: "import { createRequire as __batonCreateRequire } from 'node:module'; const require = __batonCreateRequire(import.meta.url);",
+  },
+  logLevel: "warning",
+};
