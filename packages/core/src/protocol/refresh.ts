@@ -64,17 +64,34 @@ export const refreshAccount = Effect.fnUntraced(function* (account: AccountRef, 
       return yield* Effect.fail(error);
     }
     yield* Effect.logDebug(`${accountKey(account)}: ${error.message}; waiting for its outcome`);
-    yield* Effect.scoped(
-      Effect.gen(function* () {
-        const watcher = yield* AccountLock.use((lock) => lock.watch(account)).pipe(
-          Effect.orElseSucceed(() => undefined),
-        );
-        const wait = Math.min(settings.watchFallbackMs, deadline - now);
-        yield* watcher === undefined ? Effect.sleep(wait) : watcher.next(wait);
-      }),
-    );
+    yield* waitForOutcome(account, Math.min(now + settings.watchFallbackMs, deadline));
   }
 });
+
+/**
+ * Waits, after finding another live process presenting the generation, until the store changes (its outcome) or
+ * `until`. Changes of the lock alone do not end the wait: other waiters taking and releasing the lock in turn would
+ * otherwise wake each other into a loop of lock attempts (each recording `lock.waited`) for as long as the
+ * presentation lasts.
+ */
+const waitForOutcome = (account: AccountRef, until: number) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const watcher = yield* AccountLock.use((lock) => lock.watch(account)).pipe(Effect.orElseSucceed(() => undefined));
+      const settings = yield* RefreshSettings;
+      const stored = yield* readSecrets(account);
+      // The outcome may have landed already (between the failed attempt and this watcher): go and adopt it.
+      if (stored !== undefined && usable(stored, yield* Clock.currentTimeMillis, settings.thresholdMs)) return;
+      const seen = stored?.generation;
+      while (true) {
+        const remaining = until - (yield* Clock.currentTimeMillis);
+        if (remaining <= 0) return;
+        if (watcher === undefined) return yield* Effect.sleep(remaining);
+        yield* watcher.next(remaining);
+        if ((yield* readSecrets(account))?.generation !== seen) return;
+      }
+    }),
+  );
 
 const refreshOnce = Effect.fnUntraced(function* (account: AccountRef, options: RefreshOptions) {
   const settings = yield* RefreshSettings;
