@@ -3,11 +3,18 @@
  * The `baton` entry point (bundled as packages/cli/dist/baton.mjs): a fresh `baton token` is answered by the fast
  * path without loading the rest of baton; a `baton token REF` that must refresh runs the token command alone
  * (token-entry.ts), and so does a simple `baton status [REF] [--json]` (status-entry.ts); everything else loads the
- * full CLI (main.ts). Node's on-disk compile cache is enabled for the
- * larger bundles.
+ * full CLI (main.ts). Node's on-disk compile cache is enabled for the larger bundles. A closed stdout pipe ends the
+ * process quietly.
  */
 import * as nodeModule from "node:module";
 import { tryFastToken } from "./fast-token.ts";
+
+// A reader that stops early (`baton status | head`) closes the pipe: stop quietly, as command-line tools do, instead
+// of dying on an unhandled EPIPE with a stack trace.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code !== "EPIPE") throw error;
+  process.exit(typeof process.exitCode === "number" ? process.exitCode : 0);
+});
 
 const args = process.argv.slice(2);
 if (!tryFastToken(args)) {

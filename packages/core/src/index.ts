@@ -8,6 +8,7 @@ export * from "./credentials.ts";
 export * from "./errors.ts";
 export * from "./events.ts";
 export * from "./fingerprint.ts";
+export * from "./fold-checkpoint.ts";
 export * from "./lifecycle.ts";
 export * as Memory from "./memory/index.ts";
 export * from "./policy.ts";

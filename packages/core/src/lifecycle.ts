@@ -284,14 +284,18 @@ const initialFor = (thresholdMs: number): LifecycleSnapshot => {
  * snapshot — xstate's standalone `transition()` (what {@link step} calls) builds a throwaway actor and its initial
  * snapshot on every call, which made a fold 5× slower (docs/performance.md). The machine's actions only assign
  * context, so the scope never runs anything. The property tests check that this equals the step-by-step fold on
- * every prefix.
+ * every prefix. `from` resumes a fold: `replay(b, { from: replay(a) })` equals `replay([...a, ...b])`.
  */
 export const replay = (
   events: Iterable<AccountEvent>,
-  options: LifecycleInput & { readonly now?: number } = {},
+  options: LifecycleInput & {
+    readonly now?: number;
+    /** Resume from this snapshot (a checkpoint, fold-checkpoint.ts) instead of the initial one; its threshold holds. */
+    readonly from?: LifecycleSnapshot;
+  } = {},
 ): LifecycleSnapshot => {
   const scope = scopeForFolds();
-  let snapshot = initialFor(options.thresholdMs ?? DEFAULT_THRESHOLD_MS);
+  let snapshot = options.from ?? initialFor(options.thresholdMs ?? DEFAULT_THRESHOLD_MS);
   for (const event of events) snapshot = lifecycleMachine.transition(snapshot, event, scope);
   if (options.now !== undefined) {
     snapshot = lifecycleMachine.transition(snapshot, { type: "clock.tick", at: options.now }, scope);

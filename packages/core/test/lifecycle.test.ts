@@ -16,6 +16,7 @@ import {
   stateName,
   step,
 } from "../src/index.ts";
+import { anyEvent } from "./support/event-arbitrary.ts";
 
 const base = { v: 1 as const, host: "h", pid: 1 };
 const stored = (seq: number, at: number, generation: number, lifetimeMs = 3_600_000): AccountEventType => ({
@@ -146,78 +147,9 @@ describe("lifecycle machine", () => {
 });
 
 describe("event codec and replay determinism", () => {
-  const fp = fc.stringMatching(/^[0-9a-f]{8}$/);
-  const gen = fc.integer({ min: 1, max: 6 });
-  const envelope = {
-    v: fc.constant(1 as const),
-    seq: fc.integer({ min: 1, max: 1000 }),
-    at: fc.integer({ min: 0, max: 10_000_000 }),
-    host: fc.constantFrom("a", "b"),
-    pid: fc.integer({ min: 1, max: 99999 }),
-  };
-  const events: fc.Arbitrary<AccountEventType> = fc.oneof(
-    fc.record(
-      {
-        ...envelope,
-        type: fc.constant("credentials.stored" as const),
-        generation: gen,
-        source: fc.constantFrom("login" as const, "refresh" as const, "import" as const),
-        accessFp: fp,
-        refreshFp: fp,
-        expiresAt: fc.integer({ min: 0, max: 20_000_000 }),
-        scope: fc.constantFrom("openid", "a b"),
-      },
-      { requiredKeys: ["v", "seq", "at", "host", "pid", "type", "generation", "source", "accessFp", "expiresAt"] },
-    ),
-    fc.record({
-      ...envelope,
-      type: fc.constant("refresh.claimed" as const),
-      generation: gen,
-      attempt: fc.integer({ min: 1, max: 2 }),
-    }),
-    fc.record({
-      ...envelope,
-      type: fc.constant("refresh.failed" as const),
-      generation: gen,
-      reason: fc.constantFrom("server_error", "network"),
-    }),
-    fc.record({
-      ...envelope,
-      type: fc.constant("refresh.rejected" as const),
-      generation: gen,
-      error: fc.constant("invalid_grant"),
-    }),
-    fc.record({
-      ...envelope,
-      type: fc.constant("refresh.in-doubt" as const),
-      generation: gen,
-      attempt: fc.integer({ min: 1, max: 2 }),
-      claimant: fc.record({ host: fc.constant("a"), pid: fc.integer({ min: 1, max: 9 }), at: fc.nat() }),
-    }),
-    fc.record({
-      ...envelope,
-      type: fc.constant("account.revoked" as const),
-      generation: gen,
-      reason: fc.constantFrom("invalid_grant" as const, "in-doubt" as const),
-    }),
-    fc.record({
-      ...envelope,
-      type: fc.constant("account.logged-out" as const),
-      generation: gen,
-      remoteRevoked: fc.boolean(),
-    }),
-    fc.record({ ...envelope, type: fc.constant("lock.waited" as const), waitedMs: fc.nat() }),
-    fc.record({
-      ...envelope,
-      type: fc.constant("log.repaired" as const),
-      reason: fc.constantFrom("torn-tail" as const, "corrupt" as const),
-      droppedBytes: fc.nat(),
-    }),
-  );
-
   it("codec - should round-trip every event", () => {
     fc.assert(
-      fc.property(events, (event) => {
+      fc.property(anyEvent, (event) => {
         const decoded = decodeAccountEvent(JSON.parse(JSON.stringify(encodeAccountEvent(event))));
         expect(Exit.isSuccess(decoded)).toBe(true);
         if (Exit.isSuccess(decoded)) expect(decoded.value).toEqual(event);
@@ -228,7 +160,7 @@ describe("event codec and replay determinism", () => {
 
   it("replay - should equal the incremental state for every prefix", () => {
     fc.assert(
-      fc.property(fc.array(events, { maxLength: 40 }), (stream) => {
+      fc.property(fc.array(anyEvent, { maxLength: 40 }), (stream) => {
         let incremental = initialSnapshot();
         for (let i = 0; i < stream.length; i++) {
           incremental = step(incremental, stream[i] as AccountEventType);

@@ -11,6 +11,7 @@
  * - any other invalid line (one followed by further lines) means corruption: the whole file is copied to
  *   `quarantine/`, the log is rewritten atomically with only its valid lines plus a `log.repaired` event (reason
  *   "corrupt", `droppedBytes`, `quarantinedTo` relative to BATON_HOME), and a warning is logged.
+ * `fold` resumes the lifecycle fold from a checkpoint beside the log (fold-checkpoint.ts), after checking it.
  * `read` never changes the file's content: it skips a torn tail silently and skips (with a warning) invalid middle
  * lines. A record whose schema version this build does not know is an invalid record. Reads and appends of one file
  * are serialized within the process; across processes appends rely on the account lock, and even without it
@@ -31,10 +32,13 @@ import {
   encodeAccountEvent,
   HostIdentity,
   type NewAccountEvent,
+  resumeFold,
   type StoreFailure,
+  type StreamFold,
 } from "@baton/core";
 import { Clock, Effect, Layer } from "effect";
 import { forgetLog, formatLine, judge, parseLine, readRange, refreshLog } from "./event-log.ts";
+import { type FoldOptions, foldLogFile } from "./fold-checkpoint.ts";
 import {
   accountParts,
   copyToQuarantine,
@@ -46,7 +50,9 @@ import {
   openSecureSync,
   replaceAtomically,
   runFs,
+  runFsSync,
   secureDir,
+  secureDirSync,
   type Warn,
   withMutex,
 } from "./paths.ts";
@@ -57,7 +63,7 @@ export const EVENTS_FILE = "events.log";
 /** How long an unterminated last line must stay unchanged before it counts as torn. */
 export const TORN_TAIL_SETTLE_MS = 20;
 
-export interface FileEventStoreOptions {
+export interface FileEventStoreOptions extends FoldOptions {
   /** BATON_HOME. */
   readonly home: string;
 }
@@ -165,8 +171,8 @@ const appendToFile = async (
   }
 };
 
-const readFromFile = async (home: string, account: AccountRef, warn: Warn): Promise<ReadonlyArray<AccountEvent>> => {
-  const dir = await secureDir(home, accountParts(home, account), false, warn);
+const readFromFile = (home: string, account: AccountRef, warn: Warn): ReadonlyArray<AccountEvent> => {
+  const dir = secureDirSync(home, accountParts(home, account), warn);
   if (dir === undefined) return [];
   const path = join(dir, EVENTS_FILE);
   const opened = openSecureSync(path, warn);
@@ -212,14 +218,24 @@ export const make = (
     });
 
   const read = (account: AccountRef): Effect.Effect<ReadonlyArray<AccountEvent>, StoreFailure> =>
-    runFs("read the event log", where(account), (warn) => readFromFile(home, account, warn)).pipe(
+    runFsSync("read the event log", where(account), (warn) => readFromFile(home, account, warn)).pipe(
       withMutex(where(account)),
     );
+
+  // No mutex: the fold reads the file's bytes once (never the parsed cache appends update) and only replaces the
+  // checkpoint, atomically.
+  const fold = (account: AccountRef, thresholdMs: number): Effect.Effect<StreamFold, StoreFailure> =>
+    runFsSync("fold the event log", where(account), (warn) => {
+      const dir = secureDirSync(home, accountParts(home, account), warn);
+      return dir === undefined
+        ? resumeFold(undefined, [], thresholdMs)
+        : foldLogFile(dir, EVENTS_FILE, thresholdMs, options, warn);
+    });
 
   const accounts = (): Effect.Effect<ReadonlyArray<AccountRef>, StoreFailure> =>
     runFs("list the accounts in", join(home, "accounts"), (warn) => listAccounts(home, EVENTS_FILE, warn));
 
-  return { append, read, accounts };
+  return { append, read, fold, accounts };
 };
 
 /** The file event store as a layer; needs HostIdentity (for the `log.repaired` event's host and pid). */

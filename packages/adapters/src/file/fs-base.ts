@@ -66,6 +66,25 @@ export const runFs = <A>(
       Effect.ensuring(Effect.suspend(() => Effect.forEach(warnings, (w) => Effect.logWarning(w), { discard: true }))),
     );
   });
+
+/**
+ * {@link runFs} for a synchronous body (reads of small local files, see secure-fs.ts `lstatSyncOrUndefined`): no
+ * promise and no fiber suspension on the way, which is most of the CPU of such a read.
+ */
+export const runFsSync = <A>(action: string, path: string, body: (warn: Warn) => A): Effect.Effect<A, StoreFailure> =>
+  Effect.suspend(() => {
+    const warnings: Array<string> = [];
+    let result: Effect.Effect<A, StoreFailure>;
+    try {
+      result = Effect.succeed(body((message) => warnings.push(message)));
+    } catch (error) {
+      result = Effect.fail(toStoreFailure(error, action, path));
+    }
+    return warnings.length === 0
+      ? result
+      : Effect.forEach(warnings, (w) => Effect.logWarning(w), { discard: true }).pipe(Effect.andThen(result));
+  });
+
 // -------------------------------------------------------------------------------------------------- in-process mutex
 
 const mutexes = new Map<string, Semaphore.Semaphore>();

@@ -36,7 +36,9 @@ import {
   readSmallFile,
   replaceAtomically,
   runFs,
+  runFsSync,
   secureDir,
+  secureDirSync,
   type Warn,
   type WriteFaults,
   withMutex,
@@ -93,12 +95,41 @@ export const readSecretFile = async (
   throw new FsProblem("io", `${path} kept changing while it was being read`, path);
 };
 
+/**
+ * The common case of {@link readSecretFile} with synchronous calls only: the record, `undefined` when there is none,
+ * or {@link NEEDS_REPAIR} when it does not decode (the full read moves it to quarantine).
+ */
+const NEEDS_REPAIR = Symbol("needs repair");
+const readSecretFileSync = (
+  home: string,
+  account: AccountRef,
+  warn: Warn,
+): Credentials | undefined | typeof NEEDS_REPAIR => {
+  const dir = secureDirSync(home, accountParts(home, account), warn);
+  if (dir === undefined) return undefined;
+  const path = `${dir}${sep}${SECRET_FILE}`;
+  const file = readSmallFile(path, warn);
+  if (file === undefined) return undefined;
+  const known = decoded.get(path);
+  if (known?.bytes.equals(file.bytes)) return known.value;
+  const parsed = parseCredentialsRecord(file.bytes.toString("utf8"));
+  if (!("ok" in parsed)) return NEEDS_REPAIR;
+  decoded.set(path, { bytes: file.bytes, value: parsed.ok });
+  return parsed.ok;
+};
+
 export const make = (options: FileSecretStoreOptions): SecretStoreShape => {
   const { home } = options;
   const where = (account: AccountRef) => `${describeAccount(home, account)}${sep}${SECRET_FILE}`;
 
   const read = (account: AccountRef): Effect.Effect<Credentials | undefined, StoreFailure> =>
-    runFs("read the secret record", where(account), (warn) => readSecretFile(home, account, warn));
+    runFsSync("read the secret record", where(account), (warn) => readSecretFileSync(home, account, warn)).pipe(
+      Effect.flatMap((found) =>
+        found === NEEDS_REPAIR
+          ? runFs("read the secret record", where(account), (warn) => readSecretFile(home, account, warn))
+          : Effect.succeed(found),
+      ),
+    );
 
   const write = (
     account: AccountRef,

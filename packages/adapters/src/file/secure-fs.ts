@@ -12,6 +12,7 @@
  */
 import { randomBytes } from "node:crypto";
 import {
+  chmodSync,
   closeSync,
   constants,
   fchmodSync,
@@ -58,14 +59,14 @@ const symlinkRefusal = (path: string): FsProblem =>
   );
 
 /** Throws when `stats` is a symlink; repairs group/other permission bits with a warning. */
-export const checkExisting = async (path: string, stats: Stats, kind: "dir" | "file", warn: Warn): Promise<void> => {
+export const checkExisting = (path: string, stats: Stats, kind: "dir" | "file", warn: Warn): void => {
   if (stats.isSymbolicLink()) throw symlinkRefusal(path);
   if (kind === "dir" ? !stats.isDirectory() : !stats.isFile()) {
     throw new FsProblem("io", `${path} is not a ${kind === "dir" ? "directory" : "regular file"}`, path);
   }
   const wanted = kind === "dir" ? DIR_MODE : FILE_MODE;
   if ((stats.mode & 0o077) !== 0) {
-    await chmod(path, wanted);
+    chmodSync(path, wanted);
     warn(`${path} had loose permissions ${(stats.mode & 0o777).toString(8)}; repaired to ${wanted.toString(8)}`);
   }
 };
@@ -86,8 +87,25 @@ const ensureHome = async (home: string, warn: Warn): Promise<void> => {
 };
 
 /**
+ * Walks `parts` below `home`, checking each existing directory (no symlinks, 0700; synchronous calls only), and
+ * returns the full path, or `undefined` at the first missing one.
+ */
+export const secureDirSync = (home: string, parts: ReadonlyArray<string>, warn: Warn): string | undefined => {
+  let current = home;
+  for (const [index, part] of parts.entries()) {
+    // Each part is one safe name (paths.ts): after the first `join` (which normalizes the home), appending is the
+    // same path without `join`'s normalization work, which a herd of waiters repeats on every look.
+    current = index === 0 ? join(current, part) : `${current}${sep}${part}`;
+    const existing = lstatSyncOrUndefined(current);
+    if (existing === undefined) return undefined;
+    checkExisting(current, existing, "dir", warn);
+  }
+  return current;
+};
+
+/**
  * Walks `parts` below `home`, checking each directory (no symlinks, 0700). With `create`, missing directories are
- * made 0700; without, a missing one returns `undefined`. Returns the full path.
+ * made 0700; without, a missing one returns `undefined` ({@link secureDirSync}). Returns the full path.
  */
 export const secureDir = async (
   home: string,
@@ -95,18 +113,16 @@ export const secureDir = async (
   create: boolean,
   warn: Warn,
 ): Promise<string | undefined> => {
-  if (create) await ensureHome(home, warn);
+  if (!create) return secureDirSync(home, parts, warn);
+  await ensureHome(home, warn);
   let current = home;
   for (const [index, part] of parts.entries()) {
-    // Each part is one safe name (paths.ts): after the first `join` (which normalizes the home), appending is the
-    // same path without `join`'s normalization work, which a herd of waiters repeats on every look.
     current = index === 0 ? join(current, part) : `${current}${sep}${part}`;
     const existing = lstatSyncOrUndefined(current);
     if (existing !== undefined) {
-      await checkExisting(current, existing, "dir", warn);
+      checkExisting(current, existing, "dir", warn);
       continue;
     }
-    if (!create) return undefined;
     let created = true;
     try {
       await mkdir(current, { mode: DIR_MODE });

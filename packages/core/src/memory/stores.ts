@@ -7,6 +7,7 @@ import { Effect, Layer } from "effect";
 import { type AccountRef, accountFromKey, accountKey } from "../account.ts";
 import { StoreFailure } from "../errors.ts";
 import type { AccountEvent } from "../events.ts";
+import { resumeFold } from "../fold-checkpoint.ts";
 import { type ClaimRecord, ClaimStore } from "../ports/claim-store.ts";
 import { EventStore } from "../ports/event-store.ts";
 import { GenerationConflict, SecretStore } from "../ports/secret-store.ts";
@@ -59,6 +60,8 @@ export const eventStoreLayer = (world: MemoryWorld) =>
           return stored;
         }),
       read: (account) => atPause("events.read", () => [...(world.events.get(accountKey(account)) ?? [])]),
+      fold: (account, thresholdMs) =>
+        atPause("events.read", () => resumeFold(undefined, world.events.get(accountKey(account)) ?? [], thresholdMs)),
       accounts: () => Effect.sync(() => [...world.events.keys()].map(accountFromKey)),
     }),
   );

@@ -8,6 +8,7 @@ import { Context, type Effect } from "effect";
 import type { AccountRef } from "../account.ts";
 import type { StoreFailure } from "../errors.ts";
 import type { AccountEvent, NewAccountEvent } from "../events.ts";
+import type { StreamFold } from "../fold-checkpoint.ts";
 
 export interface EventStoreShape {
   /** Appends events durably, numbering them after the last stored one; returns them as stored. */
@@ -17,6 +18,12 @@ export interface EventStoreShape {
   ) => Effect.Effect<ReadonlyArray<AccountEvent>, StoreFailure>;
   /** The whole stream, oldest first. */
   readonly read: (account: AccountRef) => Effect.Effect<ReadonlyArray<AccountEvent>, StoreFailure>;
+  /**
+   * The fold of the whole stream with `thresholdMs` (not evaluated at any "now") and its length: exactly
+   * `resumeFold(undefined, yield* read(account), thresholdMs)`. A store may resume it from a checkpoint it keeps of a
+   * prefix of the stream (fold-checkpoint.ts), once it has proved the prefix unchanged.
+   */
+  readonly fold: (account: AccountRef, thresholdMs: number) => Effect.Effect<StreamFold, StoreFailure>;
   /** Every account that has a stream. */
   readonly accounts: () => Effect.Effect<ReadonlyArray<AccountRef>, StoreFailure>;
 }

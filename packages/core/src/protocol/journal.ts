@@ -6,7 +6,8 @@ import { Clock, Effect } from "effect";
 import type { AccountRef } from "../account.ts";
 import { accountKey } from "../account.ts";
 import { LoginRequired, Retryable, type StoreFailure } from "../errors.ts";
-import type { AccountEvent, NewAccountEvent } from "../events.ts";
+import type { NewAccountEvent } from "../events.ts";
+import type { StreamFold } from "../fold-checkpoint.ts";
 import { EventStore } from "../ports/event-store.ts";
 import { HostIdentity } from "../ports/host.ts";
 import { SecretStore } from "../ports/secret-store.ts";
@@ -27,10 +28,14 @@ export const record = (account: AccountRef, ...payloads: ReadonlyArray<EventPayl
     return yield* events.append(account, stamped).pipe(Effect.mapError((failure) => storeToBaton(account, failure)));
   });
 
-export const readEvents = (
+/** The fold of the account's stream with `thresholdMs` (resumed from the store's checkpoint when it has one). */
+export const foldEvents = (
   account: AccountRef,
-): Effect.Effect<ReadonlyArray<AccountEvent>, Retryable | LoginRequired, EventStore> =>
-  EventStore.use((events) => events.read(account).pipe(Effect.mapError((failure) => storeToBaton(account, failure))));
+  thresholdMs: number,
+): Effect.Effect<StreamFold, Retryable | LoginRequired, EventStore> =>
+  EventStore.use((events) =>
+    events.fold(account, thresholdMs).pipe(Effect.mapError((failure) => storeToBaton(account, failure))),
+  );
 
 /** A store failure as a host sees it: corruption needs the user (the record was moved aside), the rest is retryable. */
 export const storeToBaton = (account: AccountRef, failure: StoreFailure): Retryable | LoginRequired =>

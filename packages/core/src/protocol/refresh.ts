@@ -24,7 +24,7 @@ import type { SecretStore } from "../ports/secret-store.ts";
 import { TokenEndpoint } from "../ports/token-endpoint.ts";
 import { decideClaim } from "./claims.ts";
 import { classifyFailure, revokeInDoubt } from "./failures.ts";
-import { readEvents, readSecrets, record, retryable } from "./journal.ts";
+import { foldEvents, readSecrets, record, retryable } from "./journal.ts";
 import { waitForLock } from "./lock-wait.ts";
 import { persistNext } from "./persist.ts";
 import { ProtocolHooks, ProtocolVariant, RefreshSettings, RotationObserver } from "./settings.ts";
@@ -158,7 +158,8 @@ const underLock = Effect.fnUntraced(function* (account: AccountRef, options: Ref
   // Only the process about to present needs the provider's profile: followers that adopt never read the registry.
   const profile = yield* ProviderDirectory.use((providers) => providers.get(account.provider));
 
-  const snapshot = replay(yield* readEvents(account), { now, thresholdMs: settings.thresholdMs });
+  const folded = yield* foldEvents(account, settings.thresholdMs);
+  const snapshot = replay([], { from: folded.snapshot, now });
   if (stateName(snapshot) === "revoked" && snapshot.context.generation >= current.generation) {
     return yield* new LoginRequired({
       account: key,

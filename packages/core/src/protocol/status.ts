@@ -1,11 +1,12 @@
 /**
  * What `baton status` knows about an account, computed from the secret store (generation, storage) and the pure
- * fold of its event stream evaluated now. Secret-free by construction: only fingerprints and times leave here.
+ * fold of its event stream (resumed from the store's checkpoint) evaluated now. Secret-free by construction: only fingerprints and times leave here.
  */
 
 import { Clock, Effect } from "effect";
 import { type AccountRef, accountKey } from "../account.ts";
 import { replay, stateName } from "../lifecycle.ts";
+import { DEFAULT_THRESHOLD_MS } from "../policy.ts";
 import { EventStore } from "../ports/event-store.ts";
 import { SecretStore } from "../ports/secret-store.ts";
 
@@ -32,9 +33,9 @@ export const accountStatus = (account: AccountRef) =>
     const secrets = yield* SecretStore;
     const events = yield* EventStore;
     const now = yield* Clock.currentTimeMillis;
-    const stream = yield* events.read(account);
+    const folded = yield* events.fold(account, DEFAULT_THRESHOLD_MS);
     const stored = yield* secrets.read(account);
-    const snapshot = replay(stream, { now });
+    const snapshot = replay([], { from: folded.snapshot, now });
     const context = snapshot.context;
     return {
       account: accountKey(account),
@@ -54,7 +55,7 @@ export const accountStatus = (account: AccountRef) =>
               pid: context.inDoubt.pid,
               at: context.inDoubt.at,
             },
-      events: stream.length,
+      events: folded.events,
     } satisfies AccountStatus;
   });
 
