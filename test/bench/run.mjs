@@ -155,7 +155,7 @@ const main = async () => {
 
   const bundle = await buildBundle();
   cleanups.push(bundle.cleanup);
-  const { FileEventStore } = await import(bundle.path);
+  const { Effect, FileEventStore, DEFAULT_THRESHOLD_MS } = await import(bundle.path);
 
   const herdServer = await startAuthorizationServer({ accessTokenTtlSeconds: HERD_TTL_S, latencyMs: HERD_LATENCY_MS });
   cleanups.push(() => herdServer.stop());
@@ -229,6 +229,12 @@ const main = async () => {
     );
     results.status = await benchStatus({
       formatLine: FileEventStore.formatLine,
+      // What a refresh's fold under the lock leaves (a checkpoint once it went through 16 events): the product's own
+      // file event store, asked to fold as a refresh does.
+      foldAsRefresh: (home, ref) =>
+        Effect.runPromise(
+          FileEventStore.make({ home }, { host: "bench-host", pid: 1 }).fold(ref, DEFAULT_THRESHOLD_MS, "refresh"),
+        ),
       ...config.status,
       profileDir: profile ? profileRoot : undefined,
       log,

@@ -16,6 +16,7 @@ const ENTRY = `
 export { createBaton, FileEventStore, FileSecretStore, layerFileStores } from "@baton/adapters";
 export { replay, step, initialSnapshot, stateName, accountStatus, allAccounts, encodeAccountEvent, lifecycleMachine } from "@baton/core";
 export { createActor } from "xstate";
+export { Effect } from "effect";
 `;
 
 export const buildBundle = async () => {
@@ -24,7 +25,7 @@ export const buildBundle = async () => {
   await build({
     stdin: { contents: ENTRY, resolveDir: join(ROOT, "test"), sourcefile: "bench-entry.mjs", loader: "js" },
     outfile,
-    // xstate is the core's dependency; the entry imports it for the replay diagnostic (children/replay.mjs).
+    // xstate and effect are the core's dependencies; the entry imports it for the replay diagnostic (children/replay.mjs).
     nodePaths: [join(ROOT, "packages", "core", "node_modules")],
     ...bundleOptions,
   });

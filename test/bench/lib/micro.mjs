@@ -3,6 +3,7 @@
  * accounts. Each returns its figures, its target verdict, and (when the target is missed and profiling is on) a CPU
  * profile summary of the slow thing.
  */
+import { existsSync, readdirSync, renameSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { BATON, BENCH_DIR, fail, median, quantile, round, runBaton, runNode } from "./common.mjs";
@@ -144,11 +145,40 @@ export const benchReplay = async ({ bundle, count, trials, profileDir, log }) =>
 
 // ------------------------------------------------------------------------------------------- 5. status --json
 
-export const benchStatus = async ({ formatLine, accounts, variants, runs, warmup, profileDir, log }) => {
+/** The checkpoint paths (events.fold) of every account of `home`. */
+const checkpointPaths = (home) => {
+  const root = join(home, "accounts");
+  return readdirSync(root).flatMap((provider) =>
+    readdirSync(join(root, provider)).map((account) => join(root, provider, account, "events.fold")),
+  );
+};
+/** Renames every checkpoint to `<path>.aside`; returns the paths moved. */
+const moveCheckpointsAside = (home) => {
+  const moved = checkpointPaths(home).filter((path) => existsSync(path));
+  for (const path of moved) renameSync(path, `${path}.aside`);
+  return moved;
+};
+/** Puts the checkpoints back; returns how many. */
+const restoreCheckpoints = (home, moved) => {
+  for (const path of moved) renameSync(`${path}.aside`, path);
+  return moved.length;
+};
+
+export const benchStatus = async ({ formatLine, foldAsRefresh, accounts, variants, runs, warmup, profileDir, log }) => {
   const results = [];
   for (const eventsPerAccount of variants) {
-    const prepared = await createStatusHome({ accounts, eventsPerAccount, formatLine });
+    const prepared = await createStatusHome({ accounts, eventsPerAccount, formatLine, foldAsRefresh });
     try {
+      // For scale, the same home without its checkpoints (as a home last refreshed by a build without them): every
+      // stream folded from its first event (a read writes a checkpoint only past 256 events).
+      const checkpointed = moveCheckpointsAside(prepared.home);
+      const first = await interleaved(
+        3,
+        1,
+        () => runBaton(["status", "--json"], prepared.home, { timeoutMs: 60_000 }),
+        { what: "baton status --json" },
+      );
+      const checkpoints = restoreCheckpoints(prepared.home, checkpointed);
       const { node, measured, last } = await interleaved(
         runs,
         warmup,
@@ -166,12 +196,20 @@ export const benchStatus = async ({ formatLine, accounts, variants, runs, warmup
         nodeMs: spreadOf(node),
         statusMs: spreadOf(measured),
         beyondNodeMs: round(beyond, 1),
+        withoutCheckpoints: {
+          statusMs: round(median(first.measured), 1),
+          beyondNodeMs: round(median(first.measured) - median(first.node), 1),
+          runs: first.measured.length,
+        },
+        checkpoints,
         target: "≤ 300 ms beyond node -e 0",
         met: beyond <= 300 && listed === accounts,
       };
       log(
         `  ${accounts} accounts × ${eventsPerAccount} events: status --json ${Math.round(median(measured))} ms, ` +
-          `node -e 0 ${Math.round(median(node))} ms → ${Math.round(beyond)} ms beyond start-up (${listed} listed)`,
+          `node -e 0 ${Math.round(median(node))} ms → ${Math.round(beyond)} ms beyond start-up (${listed} listed); ` +
+          `${checkpoints} accounts with a checkpoint; without them: ` +
+          `${Math.round(result.withoutCheckpoints.beyondNodeMs)} ms beyond start-up`,
       );
       if (!result.met && profileDir !== undefined) {
         const env = { BATON_HOME: prepared.home, BATON_STORAGE: "file" };

@@ -203,6 +203,13 @@ export const report = (results, log) => {
       fmtMs(s.statusMs.median),
       `node -e 0: ${fmtMs(s.nodeMs.median)}; ${s.runs} runs`,
     ]);
+    if (s.withoutCheckpoints !== undefined && s.checkpoints > 0) {
+      other.push([
+        "  same home, checkpoints aside",
+        fmtMs(s.withoutCheckpoints.statusMs),
+        `${fmtMs(s.withoutCheckpoints.beyondNodeMs)} beyond start-up; ${s.withoutCheckpoints.runs} runs (full folds)`,
+      ]);
+    }
   }
   if (other.length > 0) {
     log("\nSINGLE-PROCESS");

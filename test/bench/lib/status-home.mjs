@@ -2,15 +2,19 @@
  * A BATON_HOME with many accounts for the `status --json` benchmark, written directly in the file-store format
  * (packages/adapters/src/file/: accounts/<provider>/<account>/secret.json 0600 + events.log 0600 of checksummed
  * lines, directories 0700) plus a config.json naming the providers. Tokens are random placeholders; the issuer is
- * an unused loopback address (status never contacts it).
+ * an unused loopback address (status never contacts it). With `foldAsRefresh`, streams longer than 16 events get the
+ * fold checkpoint a refresh would have written after its 16th event (the product's own fold writes it).
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tempHome } from "./account.mjs";
 import { generateEvents } from "./events.mjs";
 
-export const createStatusHome = async ({ accounts, eventsPerAccount, providers = 10, formatLine }) => {
+/** packages/adapters/src/file/fold-checkpoint.ts `CHECKPOINT_AFTER_REFRESH`. */
+const CHECKPOINT_AFTER_REFRESH = 16;
+
+export const createStatusHome = async ({ accounts, eventsPerAccount, providers = 10, formatLine, foldAsRefresh }) => {
   const prepared = await tempHome(`status-${accounts}x${eventsPerAccount}`);
   const { home } = prepared;
   const now = Date.now();
@@ -43,7 +47,16 @@ export const createStatusHome = async ({ accounts, eventsPerAccount, providers =
       ...(e.expiresAt ? { expiresAt: e.expiresAt + shift } : {}),
     }));
     const stored = shifted.findLast((e) => e.type === "credentials.stored");
-    writeFileSync(join(dir, "events.log"), shifted.map((e) => formatLine(e)).join(""), { mode: 0o600 });
+    const lines = shifted.map((e) => formatLine(e));
+    // As the product leaves a stream: the refresh whose fold under the lock went through 16 events wrote a
+    // checkpoint (events.fold); the events after it came later.
+    const checkpointAt =
+      foldAsRefresh !== undefined && lines.length > CHECKPOINT_AFTER_REFRESH ? CHECKPOINT_AFTER_REFRESH : 0;
+    writeFileSync(join(dir, "events.log"), lines.slice(0, checkpointAt || lines.length).join(""), { mode: 0o600 });
+    if (checkpointAt > 0) {
+      await foldAsRefresh(home, { provider, account });
+      appendFileSync(join(dir, "events.log"), lines.slice(checkpointAt).join(""));
+    }
     const secret = {
       version: 1,
       account: `${provider}:${account}`,

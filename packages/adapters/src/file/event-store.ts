@@ -30,6 +30,7 @@ import {
   EventStore,
   type EventStoreShape,
   encodeAccountEvent,
+  type FoldPurpose,
   HostIdentity,
   type NewAccountEvent,
   resumeFold,
@@ -224,12 +225,16 @@ export const make = (
 
   // No mutex: the fold reads the file's bytes once (never the parsed cache appends update) and only replaces the
   // checkpoint, atomically.
-  const fold = (account: AccountRef, thresholdMs: number): Effect.Effect<StreamFold, StoreFailure> =>
+  const fold = (
+    account: AccountRef,
+    thresholdMs: number,
+    purpose: FoldPurpose,
+  ): Effect.Effect<StreamFold, StoreFailure> =>
     runFsSync("fold the event log", where(account), (warn) => {
       const dir = secureDirSync(home, accountParts(home, account), warn);
       return dir === undefined
         ? resumeFold(undefined, [], thresholdMs)
-        : foldLogFile(dir, EVENTS_FILE, thresholdMs, options, warn);
+        : foldLogFile(dir, EVENTS_FILE, thresholdMs, purpose, options, warn);
     });
 
   const accounts = (): Effect.Effect<ReadonlyArray<AccountRef>, StoreFailure> =>

@@ -8,8 +8,8 @@
  * and folding it), and resumes from the checkpoint only when the prefix's bytes have exactly that checksum — a log
  * truncated, repaired or rewritten in any way falls back to the full fold. It then parses and folds only the lines
  * after the prefix, like `read` (invalid lines skipped, an unterminated tail ignored). When that was at least
- * `checkpointAfter` events, it writes a new checkpoint: a cache, so without the lock (readers such as `baton status`
- * write it too), atomically (temp file + rename: readers see the old or the new one) and without fsync (one lost in a
+ * {@link CHECKPOINT_AFTER_REFRESH} events for a refresh, or {@link CHECKPOINT_AFTER_READ} for a read, it writes a new
+ * checkpoint: a cache, so also without the lock (by `baton status`), atomically (temp file + rename: readers see the old or the new one) and without fsync (one lost in a
  * crash, torn or corrupt, or written by another build, is ignored and rewritten on a later fold). Losing it costs
  * time, never data; a symlink at its path is refused like at every store path.
  */
@@ -17,6 +17,7 @@ import { closeSync, constants, openSync, renameSync, unlinkSync, writeSync } fro
 import { sep } from "node:path";
 import {
   type AccountEvent,
+  type FoldPurpose,
   type PersistedFold,
   persistFold,
   restoreFold,
@@ -27,11 +28,19 @@ import { checksum, parseLine, readRange } from "./event-log.ts";
 import { FILE_MODE, lstatSyncOrUndefined, openSecureSync, readSmallFile, tempName, type Warn } from "./paths.ts";
 
 export const FOLD_FILE = "events.fold";
-/** Events folded past the checkpoint (or from the start) before a new checkpoint is written. */
-export const CHECKPOINT_AFTER = 16;
+/**
+ * Events a refresh's fold (under the lock, before a network call) goes through past the checkpoint before it writes
+ * a new one: the write (~0.2–0.8 ms to create a file on this machine's disk) is small next to the refresh.
+ */
+export const CHECKPOINT_AFTER_REFRESH = 16;
+/**
+ * The same for a read (`baton status` folds every account): a checkpoint is written only where it saves more than it
+ * costs — folding a few hundred events costs about what creating the file does.
+ */
+export const CHECKPOINT_AFTER_READ = 256;
 
 export interface FoldOptions {
-  /** Write a checkpoint once a fold went through this many events past the last one ({@link CHECKPOINT_AFTER}). */
+  /** Overrides {@link CHECKPOINT_AFTER_REFRESH} and {@link CHECKPOINT_AFTER_READ} (tests). */
   readonly checkpointAfter?: number;
   /**
    * Tests only: `false` trusts a checkpoint without checking the prefix's checksum — the deliberately broken variant
@@ -105,6 +114,7 @@ export const foldLogFile = (
   dir: string,
   logName: string,
   thresholdMs: number,
+  purpose: FoldPurpose,
   options: FoldOptions,
   warn: Warn,
 ): StreamFold => {
@@ -153,7 +163,8 @@ export const foldLogFile = (
   }
   const fold = resumeFold(from, tail, thresholdMs);
   // A prefix never ends on an invalid line (the next append may truncate it as a torn tail).
-  if (!lastBad && tail.length >= (options.checkpointAfter ?? CHECKPOINT_AFTER)) {
+  const due = options.checkpointAfter ?? (purpose === "refresh" ? CHECKPOINT_AFTER_REFRESH : CHECKPOINT_AFTER_READ);
+  if (!lastBad && tail.length >= due) {
     writeCheckpoint(checkpointPath, {
       ...persistFold(fold),
       offset: end,

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import {
   type AccountEvent,
   DEFAULT_THRESHOLD_MS,
+  type FoldPurpose,
   type NewAccountEvent,
   resumeFold,
   type StreamFold,
@@ -62,7 +63,7 @@ const newEvent: fc.Arbitrary<NewAccountEvent> = fc.oneof(
 
 type Op =
   | { readonly kind: "append"; readonly events: ReadonlyArray<NewAccountEvent> }
-  | { readonly kind: "fold"; readonly after: number }
+  | { readonly kind: "fold"; readonly after: number; readonly purpose: FoldPurpose }
   | { readonly kind: "corrupt-middle"; readonly line: number }
   | { readonly kind: "tear-tail"; readonly bytes: number }
   | { readonly kind: "garbage-checkpoint"; readonly text: string }
@@ -77,7 +78,14 @@ const op: fc.Arbitrary<Op> = fc.oneof(
       events: fc.array(newEvent, { minLength: 1, maxLength: 4 }),
     }),
   },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant("fold" as const), after: fc.integer({ min: 1, max: 4 }) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant("fold" as const),
+      after: fc.integer({ min: 1, max: 4 }),
+      purpose: fc.constantFrom<FoldPurpose>("refresh", "read"),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("corrupt-middle" as const), line: fc.nat() }) },
   {
     weight: 1,
@@ -133,7 +141,8 @@ const runOps = async (ops: ReadonlyArray<Op>, verifyPrefix: boolean): Promise<vo
         break;
     }
     const after = step.kind === "fold" ? step.after : 1_000;
-    const folded: StreamFold = await run(store(after).fold(account, DEFAULT_THRESHOLD_MS));
+    const purpose = step.kind === "fold" ? step.purpose : "read";
+    const folded: StreamFold = await run(store(after).fold(account, DEFAULT_THRESHOLD_MS, purpose));
     const events: ReadonlyArray<AccountEvent> = await run(store(after).read(account));
     const full = resumeFold(undefined, events, DEFAULT_THRESHOLD_MS);
     expect(folded.events).toBe(full.events);
@@ -177,18 +186,32 @@ describe("file event store fold checkpoints", () => {
       waitedMs: ms,
     });
     await Effect.runPromise(store.append(account, [waited(1), waited(2)]));
-    await Effect.runPromise(store.fold(account, DEFAULT_THRESHOLD_MS));
+    await Effect.runPromise(store.fold(account, DEFAULT_THRESHOLD_MS, "read"));
     expect(existsSync(checkpointPath())).toBe(false);
     await Effect.runPromise(store.append(account, [waited(3)]));
-    const folded = await Effect.runPromise(store.fold(account, DEFAULT_THRESHOLD_MS));
+    const folded = await Effect.runPromise(store.fold(account, DEFAULT_THRESHOLD_MS, "read"));
     expect(folded.events).toBe(3);
     expect(statSync(checkpointPath()).mode & 0o777).toBe(0o600);
     const checkpoint = readFileSync(checkpointPath(), "utf8");
     expect(checkpoint).toMatch(/^[0-9a-f]{8} \{.*"events":3.*\}\n$/);
     // Resumed: the two events appended since are all that is folded, and no new checkpoint is due yet.
     await Effect.runPromise(store.append(account, [waited(4), waited(5)]));
-    expect((await Effect.runPromise(store.fold(account, DEFAULT_THRESHOLD_MS))).events).toBe(5);
+    expect((await Effect.runPromise(store.fold(account, DEFAULT_THRESHOLD_MS, "read"))).events).toBe(5);
     expect(readFileSync(checkpointPath(), "utf8")).toBe(checkpoint);
+  });
+
+  it("fold - should write a checkpoint after 16 events for a refresh, only after 256 for a read", async () => {
+    const store = make({ home }, host);
+    const waits = (n: number): Array<NewAccountEvent> =>
+      Array.from({ length: n }, (_, i) => ({ v: 1, at: i, host: "h", pid: 1, type: "lock.waited", waitedMs: i }));
+    await Effect.runPromise(store.append(account, waits(100)));
+    await Effect.runPromise(store.fold(account, DEFAULT_THRESHOLD_MS, "read"));
+    expect(existsSync(checkpointPath())).toBe(false);
+    await Effect.runPromise(store.fold(account, DEFAULT_THRESHOLD_MS, "refresh"));
+    expect(readFileSync(checkpointPath(), "utf8")).toContain('"events":100');
+    await Effect.runPromise(store.append(account, waits(300)));
+    await Effect.runPromise(store.fold(account, DEFAULT_THRESHOLD_MS, "read"));
+    expect(readFileSync(checkpointPath(), "utf8")).toContain('"events":400');
   });
 
   it("fold - should refuse a checkpoint that is a symbolic link", async () => {
@@ -200,7 +223,7 @@ describe("file event store fold checkpoints", () => {
     writeFileSync(target, "x");
     if (existsSync(checkpointPath())) unlinkSync(checkpointPath());
     symlinkSync(target, checkpointPath());
-    const exit = await Effect.runPromiseExit(store.fold(account, DEFAULT_THRESHOLD_MS));
+    const exit = await Effect.runPromiseExit(store.fold(account, DEFAULT_THRESHOLD_MS, "read"));
     expect(exit._tag).toBe("Failure");
     expect(JSON.stringify(exit)).toContain("symbolic link");
   });

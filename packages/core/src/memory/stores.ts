@@ -60,7 +60,7 @@ export const eventStoreLayer = (world: MemoryWorld) =>
           return stored;
         }),
       read: (account) => atPause("events.read", () => [...(world.events.get(accountKey(account)) ?? [])]),
-      fold: (account, thresholdMs) =>
+      fold: (account, thresholdMs, _purpose) =>
         atPause("events.read", () => resumeFold(undefined, world.events.get(accountKey(account)) ?? [], thresholdMs)),
       accounts: () => Effect.sync(() => [...world.events.keys()].map(accountFromKey)),
     }),

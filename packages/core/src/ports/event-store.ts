@@ -21,11 +21,20 @@ export interface EventStoreShape {
   /**
    * The fold of the whole stream with `thresholdMs` (not evaluated at any "now") and its length: exactly
    * `resumeFold(undefined, yield* read(account), thresholdMs)`. A store may resume it from a checkpoint it keeps of a
-   * prefix of the stream (fold-checkpoint.ts), once it has proved the prefix unchanged.
+   * prefix of the stream (fold-checkpoint.ts), once it has proved the prefix unchanged. `purpose` says who asks: a
+   * `"refresh"` holds the account lock and is about to make a network call, so a new checkpoint is cheap next to it;
+   * a `"read"` (status over many accounts) is better served when checkpoints are written only where they pay off.
    */
-  readonly fold: (account: AccountRef, thresholdMs: number) => Effect.Effect<StreamFold, StoreFailure>;
+  readonly fold: (
+    account: AccountRef,
+    thresholdMs: number,
+    purpose: FoldPurpose,
+  ) => Effect.Effect<StreamFold, StoreFailure>;
   /** Every account that has a stream. */
   readonly accounts: () => Effect.Effect<ReadonlyArray<AccountRef>, StoreFailure>;
 }
+
+/** Who folds a stream (see `EventStoreShape.fold`). */
+export type FoldPurpose = "refresh" | "read";
 
 export class EventStore extends Context.Service<EventStore, EventStoreShape>()("@baton/core/EventStore") {}

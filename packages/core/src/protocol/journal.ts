@@ -28,13 +28,13 @@ export const record = (account: AccountRef, ...payloads: ReadonlyArray<EventPayl
     return yield* events.append(account, stamped).pipe(Effect.mapError((failure) => storeToBaton(account, failure)));
   });
 
-/** The fold of the account's stream with `thresholdMs` (resumed from the store's checkpoint when it has one). */
+/** The fold of the account's stream with `thresholdMs` for a refresh under the lock (from the store's checkpoint). */
 export const foldEvents = (
   account: AccountRef,
   thresholdMs: number,
 ): Effect.Effect<StreamFold, Retryable | LoginRequired, EventStore> =>
   EventStore.use((events) =>
-    events.fold(account, thresholdMs).pipe(Effect.mapError((failure) => storeToBaton(account, failure))),
+    events.fold(account, thresholdMs, "refresh").pipe(Effect.mapError((failure) => storeToBaton(account, failure))),
   );
 
 /** A store failure as a host sees it: corruption needs the user (the record was moved aside), the rest is retryable. */

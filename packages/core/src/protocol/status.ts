@@ -33,7 +33,7 @@ export const accountStatus = (account: AccountRef) =>
     const secrets = yield* SecretStore;
     const events = yield* EventStore;
     const now = yield* Clock.currentTimeMillis;
-    const folded = yield* events.fold(account, DEFAULT_THRESHOLD_MS);
+    const folded = yield* events.fold(account, DEFAULT_THRESHOLD_MS, "read");
     const stored = yield* secrets.read(account);
     const snapshot = replay([], { from: folded.snapshot, now });
     const context = snapshot.context;
