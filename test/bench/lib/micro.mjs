@@ -159,7 +159,7 @@ const moveCheckpointsAside = (home) => {
   return moved;
 };
 /** Puts the checkpoints back; returns how many. */
-const restoreCheckpoints = (home, moved) => {
+const restoreCheckpoints = (moved) => {
   for (const path of moved) renameSync(`${path}.aside`, path);
   return moved.length;
 };
@@ -178,7 +178,7 @@ export const benchStatus = async ({ formatLine, foldAsRefresh, accounts, variant
         () => runBaton(["status", "--json"], prepared.home, { timeoutMs: 60_000 }),
         { what: "baton status --json" },
       );
-      const checkpoints = restoreCheckpoints(prepared.home, checkpointed);
+      const checkpoints = restoreCheckpoints(checkpointed);
       const { node, measured, last } = await interleaved(
         runs,
         warmup,
