@@ -54,8 +54,9 @@ const promptHidden = (input: ReadStream, question: string): Promise<string> =>
         else if (ch >= " ") value += ch;
       }
     };
-    process.stderr.write(question);
+    // Echo off BEFORE the question appears: whoever types as soon as they see it must not see it echoed.
     input.setRawMode(true);
+    process.stderr.write(question);
     input.on("data", onData);
     input.resume();
   });
