@@ -19,13 +19,13 @@ const WARM_CHILD = join(BENCH_DIR, "children", "baton-warm.mjs");
  */
 const WARMUP_ROUNDS = 2;
 
-export const runWarm = async ({ server, bundle, n, home, reps, log, childFlags = [] }) => {
+export const runWarm = async ({ server, bundle, n, home, reps, log, childFlags = [], env = {} }) => {
   const records = [];
   let judge;
   let before;
   let eventsBefore;
   await warmHerd(n, () => [...childFlags, WARM_CHILD, bundle, home, REF], {
-    env: { BATON_HOME: home, BATON_STORAGE: "file" },
+    env: { BATON_HOME: home, BATON_STORAGE: "file", ...env },
     rounds: WARMUP_ROUNDS + reps,
     onToken: (token, at) => judge?.arrived(token, at),
     beforeRound: async () => {
@@ -42,6 +42,11 @@ export const runWarm = async ({ server, bundle, n, home, reps, log, childFlags =
       const verdicts = await judge.verdicts();
       const valid = result.tokens.filter((token) => verdicts.get(token) === true).length;
       if (r < WARMUP_ROUNDS) return;
+      if (result.fsCounts.length > 0) {
+        const sum = {};
+        for (const c of result.fsCounts) for (const [k, v] of Object.entries(c)) sum[k] = (sum[k] ?? 0) + v;
+        log(`  fs calls and watch notifications, all ${result.fsCounts.length} processes: ${JSON.stringify(sum)}`);
+      }
       const record = {
         rep: r - WARMUP_ROUNDS,
         algorithm: "baton",

@@ -145,7 +145,7 @@ export const warmHerd = async (n, argsFor, options = {}) => {
   const perRound = [];
   let ready = 0;
   let current;
-  const records = Array.from({ length: n }, () => ({ tokens: [], tokenAt: [], cpuMs: [] }));
+  const records = Array.from({ length: n }, () => ({ tokens: [], tokenAt: [], cpuMs: [], fsCounts: [] }));
   const runs = records.map((record, index) =>
     startNode(argsFor(index), {
       env: options.env,
@@ -164,6 +164,8 @@ export const warmHerd = async (n, argsFor, options = {}) => {
           const cpu = JSON.parse(line.slice(4));
           record.cpuMs.push(cpu.userMs + cpu.systemMs);
           current?.();
+        } else if (line.startsWith("FSCOUNTS ")) {
+          record.fsCounts.push(JSON.parse(line.slice(9)));
         }
       },
     }),
@@ -198,6 +200,8 @@ export const warmHerd = async (n, argsFor, options = {}) => {
         startEpochMs: performance.timeOrigin + tGo,
         tokens: records.map((rec) => rec.tokens[r]),
         cpuMs: records.map((rec) => rec.cpuMs[r]),
+        // FSCOUNTS of the previous round (printed after its token, so complete by now); children/baton-warm.mjs.
+        fsCounts: records.flatMap((rec) => rec.fsCounts.splice(0)),
         failures: records.filter((rec) => rec.tokens[r] === "").map(() => "accessToken failed"),
       });
       await options.afterRound?.(r, perRound.at(-1));

@@ -17,8 +17,10 @@ import {
   type CredentialsSummary,
   DEFAULT_THRESHOLD_MS,
   describeCredentials,
+  EventStore,
   effectiveThreshold,
   InvalidInput,
+  ProviderDirectory,
   parseAccountInput,
   RefreshSettings,
   Sessions,
@@ -27,7 +29,7 @@ import {
 import { Effect, Exit, Fiber, Layer, ManagedRuntime, PubSub, Scope } from "effect";
 import { ProviderRegistry } from "../config/index.ts";
 import { layerFileStores } from "../file/index.ts";
-import { OAuthTokenEndpoint } from "../oauth/index.ts";
+import { OAuthHttp, OAuthTokenEndpoint } from "../oauth/index.ts";
 import * as FileSessions from "../sessions/file-sessions.ts";
 import { BackgroundRefresh } from "./background-refresh.ts";
 
@@ -142,7 +144,34 @@ export const createBaton = async (options: CreateBatonOptions = {}): Promise<Bat
     ),
   );
 
-  await Promise.all((options.prefetch ?? []).map(async (ref) => run(tokens.prime(await resolve(ref)))));
+  const prefetched = await Promise.all(
+    (options.prefetch ?? []).map(async (ref) => {
+      const account = await resolve(ref);
+      await run(tokens.prime(account));
+      return account;
+    }),
+  );
+  // The first refresh this host makes holds the account lock while other processes wait for it, and a process's first
+  // run of that path is its slowest (modules to load, code V8 compiles on first call, parsers built on first decode).
+  // Once the host's own start-up is done, do the parts of it that change nothing: load the HTTP machinery, fold the
+  // prefetched accounts' events and read their providers' profiles.
+  setImmediate(() => {
+    try {
+      OAuthHttp.preloadTransport();
+    } catch {
+      // Reported by the refresh that needs it.
+    }
+    const warmUp = Effect.forEach(
+      prefetched,
+      (account) =>
+        Effect.all([
+          EventStore.use((events) => events.fold(account, thresholdMs, "read")),
+          ProviderDirectory.use((providers) => providers.get(account.provider)),
+        ]),
+      { discard: true },
+    );
+    run(warmUp).catch(() => undefined);
+  }).unref();
 
   return {
     accessToken: async (ref) => {

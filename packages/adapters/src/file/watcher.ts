@@ -1,12 +1,13 @@
 /**
  * Change notifications for waiters (I6): one `fs.watch` per account directory, shared by every watcher of that
- * account in the process and reference-counted (closed with the last scope). The lock directory appearing or going
- * away and `secret.json` being replaced wake waiters; nothing else does (see {@link ignored}). Each watcher keeps
+ * account in the process and reference-counted (closed with the last scope). The lock directory going away and
+ * `secret.json` being replaced wake waiters; nothing else does (see {@link ignored}). Each watcher keeps
  * the change counter it last saw, so `next` returns at once for a change made between two calls. `next`'s time limit
  * uses Effect's clock. If the watch cannot be made (e.g. the inotify limit) or fails later (directory removed), `next`
  * falls back to polls every {@link BROKEN_WATCH_POLL_MS} instead of failing.
  */
 import * as nodeFs from "node:fs";
+import { sep } from "node:path";
 import type { ChangeWatcher } from "@baton/core";
 import { Effect } from "effect";
 import { LOCK_DIR } from "./paths.ts";
@@ -34,13 +35,18 @@ const bump = (shared: SharedWatch): void => {
 };
 
 /**
- * Only two changes can end a wait: `secret.json` replaced (a new generation) and the lock directory appearing or
- * going away. Everything else in the account directory — event-log appends, claim files, heartbeat mtimes, temp
- * files, tombstones — is ignored, so a herd of followers is not woken by every record the holder writes. An event
- * without a name (some platforms) wakes, to be safe.
+ * Only two changes can end a wait: `secret.json` replaced (a new generation) and the lock directory going away.
+ * Everything else in the account directory — event-log appends, claim files, heartbeat mtimes, temp files,
+ * tombstones — is ignored, so a herd of followers is not woken by every record the holder writes. The lock directory
+ * APPEARING is ignored too (one `lstat` in the callback tells): whoever waits for the lock was waiting because it was
+ * held, and a lock taken again is still not free — without this, every waiter woke up when the holder took the lock,
+ * at the moment the holder most needs the CPU. An event without a name (some platforms) wakes, to be safe.
  */
-const ignored = (event: string, name: string | null): boolean =>
-  name !== null && !(name === SECRET_FILE || (name === LOCK_DIR && event === "rename"));
+const ignored = (dir: string, event: string, name: string | null): boolean => {
+  if (name === null || name === SECRET_FILE) return false;
+  if (name !== LOCK_DIR || event !== "rename") return true;
+  return nodeFs.lstatSync(`${dir}${sep}${LOCK_DIR}`, { throwIfNoEntry: false }) !== undefined;
+};
 
 export const acquireWatch = (dir: string): SharedWatch => {
   let shared = watches.get(dir);
@@ -48,7 +54,7 @@ export const acquireWatch = (dir: string): SharedWatch => {
     const entry: SharedWatch = { watcher: undefined, refs: 0, version: 0, broken: false, wakers: new Set() };
     try {
       entry.watcher = nodeFs.watch(dir, { persistent: false }, (event, name) => {
-        if (!ignored(event, name)) bump(entry);
+        if (!ignored(dir, event, name)) bump(entry);
       });
     } catch {
       // E.g. the inotify watch limit: waiters poll instead of failing; the next watcher tries again.
