@@ -177,6 +177,30 @@ describe("file account lock", () => {
     expect(timings.timedOut).toBeGreaterThanOrEqual(140);
   });
 
+  it("watch - should not wake a waiter when the lock is taken, only when it is released", async () => {
+    const woken = await runWith(
+      home,
+      Effect.scoped(
+        Effect.gen(function* () {
+          const lock = yield* AccountLock;
+          mkdirSync(accountDir(), { recursive: true, mode: 0o700 });
+          const watcher = yield* lock.watch(account);
+          // Taken (the directory appears): a waiter must sleep on — it waits for the lock to be free.
+          const lease = yield* lock.tryAcquire(account);
+          const start = preciseNow();
+          yield* watcher.next(300);
+          const takenWaitMs = preciseNow() - start;
+          yield* lease!.release;
+          const released = preciseNow();
+          yield* watcher.next(2_000);
+          return { takenWaitMs, releaseWaitMs: preciseNow() - released };
+        }),
+      ),
+    );
+    expect(woken.takenWaitMs).toBeGreaterThanOrEqual(290);
+    expect(woken.releaseWaitMs).toBeLessThan(100);
+  });
+
   it("lease - should turn a compromised lock into lost=true with a warning, not a crash", async () => {
     const fast = Layer.merge(
       layerFileStores({ home }),
