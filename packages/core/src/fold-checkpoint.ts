@@ -13,7 +13,8 @@
  */
 import { Exit, Schema } from "effect";
 import type { AccountEvent } from "./events.ts";
-import { type LifecycleContext, type LifecycleSnapshot, lifecycleMachine, replay } from "./lifecycle.ts";
+import { type LifecycleContext, type LifecycleSnapshot, lifecycleMachine } from "./lifecycle.ts";
+import { replay } from "./replay.ts";
 
 /** The fold of a whole stream (not evaluated at any "now") and the number of events it covers. */
 export interface StreamFold {

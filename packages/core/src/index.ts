@@ -28,3 +28,4 @@ export * from "./protocol/settings.ts";
 export * from "./protocol/status.ts";
 export * from "./protocol/store-login.ts";
 export * as Tokens from "./protocol/tokens.ts";
+export * from "./replay.ts";

@@ -5,10 +5,10 @@
 
 import { Clock, Effect } from "effect";
 import { type AccountRef, accountKey } from "../account.ts";
-import { replay, stateName } from "../lifecycle.ts";
 import { DEFAULT_THRESHOLD_MS } from "../policy.ts";
 import { EventStore } from "../ports/event-store.ts";
 import { SecretStore } from "../ports/secret-store.ts";
+import { replay, stateName } from "../replay.ts";
 
 export interface AccountStatus {
   readonly account: string;
