@@ -10,6 +10,9 @@
  * uses the callback API, the file adapters' small reads the synchronous one) and fs.watch notifications made between
  * GO and the token are counted and printed as `FSCOUNTS <json>` after the token.
  */
+import { join } from "node:path";
+import { cpuProfiler, fsCallCounter } from "./instrument.mjs";
+
 const [bundle, home, ref] = process.argv.slice(2);
 const giveUp = setTimeout(() => {
   process.stderr.write("no GO within 120 s\n");
@@ -17,48 +20,8 @@ const giveUp = setTimeout(() => {
 }, 120_000);
 
 const profileDir = process.env.BENCH_PROFILE_DIR;
-let session;
-if (profileDir !== undefined) {
-  const { Session } = await import("node:inspector/promises");
-  session = new Session();
-  session.connect();
-  await session.post("Profiler.enable");
-  await session.post("Profiler.setSamplingInterval", { interval: 100 });
-}
-const counts = {};
-let counting = false;
-if (process.env.BENCH_COUNT_FS === "1") {
-  const { createRequire, syncBuiltinESMExports } = await import("node:module");
-  const require = createRequire(import.meta.url);
-  const fs = require("node:fs");
-  const fsp = require("node:fs/promises");
-  const count = (name) => {
-    if (counting) counts[name] = (counts[name] ?? 0) + 1;
-  };
-  for (const name of ["lstat", "stat", "open", "readFile", "readdir", "mkdir", "rename", "rm", "unlink", "chmod"]) {
-    const original = fsp[name];
-    fsp[name] = function (...args) {
-      count(`promises.${name}`);
-      return original.apply(this, args);
-    };
-  }
-  const callbackAndSync = ["mkdir", "stat", "lstat", "utimes", "rmdir", "rm", "readFile", "writeFile", "open"];
-  const syncOnly = ["lstatSync", "statSync", "fstatSync", "openSync", "readSync", "readFileSync", "closeSync"];
-  for (const name of [...callbackAndSync, ...syncOnly]) {
-    const original = fs[name];
-    fs[name] = function (...args) {
-      count(`fs.${name}`);
-      return original.apply(this, args);
-    };
-  }
-  const watch = fs.watch;
-  fs.watch = (path, options, listener) =>
-    watch(path, options, (event, name) => {
-      count("watch.notifications");
-      listener(event, name);
-    });
-  syncBuiltinESMExports();
-}
+const profiler = profileDir === undefined ? undefined : await cpuProfiler();
+const fsCalls = process.env.BENCH_COUNT_FS === "1" ? fsCallCounter() : undefined;
 const { createBaton } = await import(bundle);
 const baton = await createBaton({ home, prefetch: [ref], backgroundRefresh: false });
 process.stdout.write("READY\n");
@@ -72,22 +35,17 @@ process.stdin.once("data", async () => {
   clearTimeout(giveUp);
   process.stdin.pause();
   try {
-    await session?.post("Profiler.start");
-    counting = true;
+    await profiler?.start();
+    fsCalls?.begin();
     const cpuAtGo = process.cpuUsage();
     const token = await baton.accessToken(ref);
     const cpu = process.cpuUsage(cpuAtGo);
-    counting = false;
+    const counts = fsCalls?.end();
     process.stdout.write(
       `TOKEN ${token}\nCPU ${JSON.stringify({ userMs: cpu.user / 1000, systemMs: cpu.system / 1000 })}\n`,
     );
-    if (process.env.BENCH_COUNT_FS === "1") process.stdout.write(`FSCOUNTS ${JSON.stringify(counts)}\n`);
-    if (session !== undefined) {
-      const { profile } = await session.post("Profiler.stop");
-      const { writeFile } = await import("node:fs/promises");
-      const { join } = await import("node:path");
-      await writeFile(join(profileDir, `${process.pid}.cpuprofile`), JSON.stringify(profile));
-    }
+    if (counts !== undefined) process.stdout.write(`FSCOUNTS ${JSON.stringify(counts)}\n`);
+    await profiler?.stopInto(join(profileDir, `${process.pid}.cpuprofile`));
   } catch (error) {
     process.stderr.write(`accessToken failed: ${error?.message ?? error}\n`);
     process.exitCode = 1;

@@ -7,43 +7,17 @@
  * or after 60 s without a GO.
  * Usage: node baton-warm.mjs BUNDLE HOME REF
  * With BENCH_PROFILE_DIR set, each GO from the third on is profiled (100 µs sampling) from GO until the token is
- * printed, written there as <pid>-<round>.cpuprofile; with BENCH_COUNT_FS=1, fs.watch notifications and synchronous
- * fs calls between those GOs and their tokens are counted and printed as `FSCOUNTS <json>` after the token.
+ * printed, written there as <pid>-<round>.cpuprofile; with BENCH_COUNT_FS=1, the file-system calls and fs.watch
+ * notifications between those GOs and their tokens are counted (instrument.mjs) and printed as `FSCOUNTS <json>`.
  */
+import { join } from "node:path";
+import { cpuProfiler, fsCallCounter } from "./instrument.mjs";
+
 const [bundle, home, ref] = process.argv.slice(2);
 const PROFILE_FROM_ROUND = 3;
 const profileDir = process.env.BENCH_PROFILE_DIR;
-let session;
-if (profileDir !== undefined) {
-  const { Session } = await import("node:inspector/promises");
-  session = new Session();
-  session.connect();
-  await session.post("Profiler.enable");
-  await session.post("Profiler.setSamplingInterval", { interval: 100 });
-}
-let counts = {};
-let counting = false;
-if (process.env.BENCH_COUNT_FS === "1") {
-  const { createRequire, syncBuiltinESMExports } = await import("node:module");
-  const fs = createRequire(import.meta.url)("node:fs");
-  const count = (name) => {
-    if (counting) counts[name] = (counts[name] ?? 0) + 1;
-  };
-  for (const name of ["lstatSync", "statSync", "fstatSync", "openSync", "readSync", "readFileSync", "closeSync"]) {
-    const original = fs[name];
-    fs[name] = function (...args) {
-      count(name);
-      return original.apply(this, args);
-    };
-  }
-  const watch = fs.watch;
-  fs.watch = (path, options, listener) =>
-    watch(path, options, (event, name) => {
-      count(`watch:${event}:${name}`);
-      listener(event, name);
-    });
-  syncBuiltinESMExports();
-}
+const profiler = profileDir === undefined ? undefined : await cpuProfiler();
+const fsCalls = process.env.BENCH_COUNT_FS === "1" ? fsCallCounter() : undefined;
 const IDLE_LIMIT_MS = 60_000;
 let idle = setTimeout(() => process.exit(3), IDLE_LIMIT_MS);
 
@@ -57,24 +31,20 @@ let round = 0;
 const answer = async () => {
   round += 1;
   const observed = round >= PROFILE_FROM_ROUND;
-  if (observed) await session?.post("Profiler.start");
-  counts = {};
-  counting = observed;
+  if (observed) {
+    await profiler?.start();
+    fsCalls?.begin();
+  }
   const cpuAtGo = process.cpuUsage();
   try {
     const token = await baton.accessToken(ref);
     const cpu = process.cpuUsage(cpuAtGo);
-    counting = false;
+    const counts = observed ? fsCalls?.end() : undefined;
     process.stdout.write(
       `TOKEN ${token}\nCPU ${JSON.stringify({ userMs: cpu.user / 1000, systemMs: cpu.system / 1000 })}\n`,
     );
-    if (observed && process.env.BENCH_COUNT_FS === "1") process.stdout.write(`FSCOUNTS ${JSON.stringify(counts)}\n`);
-    if (observed && session !== undefined) {
-      const { profile } = await session.post("Profiler.stop");
-      const { writeFile } = await import("node:fs/promises");
-      const { join } = await import("node:path");
-      await writeFile(join(profileDir, `${process.pid}-${round}.cpuprofile`), JSON.stringify(profile));
-    }
+    if (counts !== undefined) process.stdout.write(`FSCOUNTS ${JSON.stringify(counts)}\n`);
+    if (observed) await profiler?.stopInto(join(profileDir, `${process.pid}-${round}.cpuprofile`));
   } catch (error) {
     process.stderr.write(`accessToken failed: ${error?.message ?? error}\n`);
     process.stdout.write("TOKEN \n");

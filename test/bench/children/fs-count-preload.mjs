@@ -4,6 +4,7 @@
  * say how many file-system calls `baton status` makes per account.
  */
 import { createRequire, syncBuiltinESMExports } from "node:module";
+import { countCalls } from "./instrument.mjs";
 
 const require = createRequire(import.meta.url);
 const fsp = require("node:fs/promises");
@@ -11,57 +12,33 @@ const counts = {};
 const count = (name) => {
   counts[name] = (counts[name] ?? 0) + 1;
 };
-for (const name of [
-  "lstat",
-  "stat",
-  "open",
-  "readFile",
-  "readdir",
-  "mkdir",
-  "rename",
-  "rm",
-  "unlink",
-  "chmod",
-  "access",
-]) {
-  const original = fsp[name];
-  fsp[name] = function (...args) {
-    count(name);
-    return original.apply(this, args);
-  };
-}
-const fs = require("node:fs");
-for (const name of [
-  "lstatSync",
-  "statSync",
-  "fstatSync",
-  "openSync",
-  "readSync",
-  "readFileSync",
-  "readdirSync",
-  "closeSync",
-  "fchmodSync",
-]) {
-  const original = fs[name];
-  fs[name] = function (...args) {
-    count(name);
-    return original.apply(this, args);
-  };
-}
+countCalls(
+  fsp,
+  ["lstat", "stat", "open", "readFile", "readdir", "mkdir", "rename", "rm", "unlink", "chmod", "access"],
+  count,
+);
+countCalls(
+  require("node:fs"),
+  [
+    "lstatSync",
+    "statSync",
+    "fstatSync",
+    "openSync",
+    "readSync",
+    "readFileSync",
+    "readdirSync",
+    "closeSync",
+    "fchmodSync",
+  ],
+  count,
+);
 syncBuiltinESMExports();
 // FileHandle methods live on its prototype: reach it through a handle of this very file.
 const handle = await fsp.open(new URL(import.meta.url));
 const proto = Object.getPrototypeOf(handle);
 await handle.close();
 delete counts.open;
-for (const name of ["stat", "read", "readFile", "close", "sync", "datasync", "write", "writeFile"]) {
-  const original = proto[name];
-  if (typeof original !== "function") continue;
-  proto[name] = function (...args) {
-    count(`handle.${name}`);
-    return original.apply(this, args);
-  };
-}
+countCalls(proto, ["stat", "read", "readFile", "close", "sync", "datasync", "write", "writeFile"], count, "handle.");
 process.on("exit", () => {
   process.stderr.write(`FSCOUNTS ${JSON.stringify(counts)}\n`);
 });
