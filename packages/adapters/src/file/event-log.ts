@@ -17,26 +17,38 @@ import { Exit } from "effect";
 /** The 8-hex CRC32 of `bytes`. */
 export const checksum = (bytes: Uint8Array): string => crc32(bytes).toString(16).padStart(8, "0");
 
-/** The log line of one encoded event (JSON never contains a raw newline). */
-export const formatLine = (event: AccountEvent): string => {
-  const json = JSON.stringify(encodeAccountEvent(event));
+/** A checksummed line: `<8 hex of the CRC32 of the JSON bytes> <JSON of value>\n` (JSON never holds a raw newline). */
+export const formatCheckedLine = (value: unknown): string => {
+  const json = JSON.stringify(value);
   return `${checksum(Buffer.from(json, "utf8"))} ${json}\n`;
 };
 
-/** The event of one line (without its "\n"), or `undefined` when its checksum, JSON or schema is wrong. */
-export const parseLine = (line: Uint8Array): AccountEvent | undefined => {
+/** The value of one checksummed line (without its "\n"), or `undefined` when its checksum or JSON is wrong. */
+export const parseCheckedLine = (line: Uint8Array): unknown => {
   if (line.length < 10 || line[8] !== 0x20) return undefined;
   const body = line.subarray(9);
   if (checksum(body) !== Buffer.from(line.subarray(0, 8)).toString("latin1")) return undefined;
-  let json: unknown;
   try {
-    json = JSON.parse(Buffer.from(body).toString("utf8"));
+    return JSON.parse(Buffer.from(body).toString("utf8"));
   } catch {
     return undefined;
   }
+};
+
+/** The log line of one encoded event. */
+export const formatLine = (event: AccountEvent): string => formatCheckedLine(encodeAccountEvent(event));
+
+/** The event of one line (without its "\n"), or `undefined` when its checksum, JSON or schema is wrong. */
+export const parseLine = (line: Uint8Array): AccountEvent | undefined => {
+  const json = parseCheckedLine(line);
+  if (json === undefined) return undefined;
   const decoded = decodeAccountEvent(json);
   return Exit.isSuccess(decoded) ? decoded.value : undefined;
 };
+
+/** The warning for invalid log lines followed by others, shared by `read` and `fold`. */
+export const corruptRecordsWarning = (path: string, count: number): string =>
+  `${path}: skipping ${count} corrupt record(s); the next append moves a copy to quarantine and repairs the log`;
 
 export interface Range {
   readonly start: number;

@@ -38,7 +38,7 @@ import {
   type StreamFold,
 } from "@baton/core";
 import { Clock, Effect, Layer } from "effect";
-import { forgetLog, formatLine, judge, parseLine, readRange, refreshLog } from "./event-log.ts";
+import { corruptRecordsWarning, forgetLog, formatLine, judge, parseLine, readRange, refreshLog } from "./event-log.ts";
 import { type FoldOptions, foldLogFile } from "./fold-checkpoint.ts";
 import {
   accountParts,
@@ -183,9 +183,7 @@ const readFromFile = (home: string, account: AccountRef, warn: Warn): ReadonlyAr
     const { state } = refreshLog(path, fd, opened.stats);
     const middle = state.bad.filter((range) => range.end < state.end).length;
     if (middle > state.warnedBad) {
-      warn(
-        `${path}: skipping ${middle} corrupt record(s); the next append moves a copy to quarantine and repairs the log`,
-      );
+      warn(corruptRecordsWarning(path, middle));
       state.warnedBad = middle;
     }
     return state.events.slice();

@@ -24,7 +24,14 @@ import {
   resumeFold,
   type StreamFold,
 } from "@baton/core";
-import { checksum, parseLine, readRange } from "./event-log.ts";
+import {
+  checksum,
+  corruptRecordsWarning,
+  formatCheckedLine,
+  parseCheckedLine,
+  parseLine,
+  readRange,
+} from "./event-log.ts";
 import { FILE_MODE, lstatSyncOrUndefined, openSecureSync, readSmallFile, tempName, type Warn } from "./paths.ts";
 
 export const FOLD_FILE = "events.fold";
@@ -62,15 +69,8 @@ const readCheckpoint = (path: string, warn: Warn): CheckpointRecord | undefined 
   const file = readSmallFile(path, warn);
   if (file === undefined) return undefined;
   const { bytes } = file;
-  if (bytes.length < 11 || bytes[8] !== 0x20 || bytes[bytes.length - 1] !== 0x0a) return undefined;
-  const body = bytes.subarray(9, bytes.length - 1);
-  if (checksum(body) !== bytes.subarray(0, 8).toString("latin1")) return undefined;
-  let record: unknown;
-  try {
-    record = JSON.parse(body.toString("utf8"));
-  } catch {
-    return undefined;
-  }
+  if (bytes[bytes.length - 1] !== 0x0a) return undefined;
+  const record = parseCheckedLine(bytes.subarray(0, bytes.length - 1));
   if (typeof record !== "object" || record === null) return undefined;
   const { offset, prefixCrc, bad } = record as Partial<Record<keyof CheckpointRecord, unknown>>;
   const count = (n: unknown): n is number => typeof n === "number" && Number.isSafeInteger(n) && n >= 0;
@@ -79,8 +79,7 @@ const readCheckpoint = (path: string, warn: Warn): CheckpointRecord | undefined 
 
 /** Replaces the checkpoint at `path` (temp + rename, no fsync: a cache). Failures are ignored: the fold stands. */
 const writeCheckpoint = (path: string, record: CheckpointRecord): void => {
-  const json = JSON.stringify(record);
-  const line = `${checksum(Buffer.from(json, "utf8"))} ${json}\n`;
+  const line = formatCheckedLine(record);
   const temp = tempName(path);
   let fd: number | undefined;
   try {
@@ -156,9 +155,7 @@ export const foldLogFile = (
   // As `read` does: invalid lines followed by others are corruption worth a warning; a bad last line is a torn tail.
   const middle = lastBad ? bad - 1 : bad;
   if (middle > (warned.get(logPath) ?? 0)) {
-    warn(
-      `${logPath}: skipping ${middle} corrupt record(s); the next append moves a copy to quarantine and repairs the log`,
-    );
+    warn(corruptRecordsWarning(logPath, middle));
     warned.set(logPath, middle);
   }
   const fold = resumeFold(from, tail, thresholdMs);
