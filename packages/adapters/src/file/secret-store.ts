@@ -59,6 +59,23 @@ export interface FileSecretStoreOptions {
  */
 const decoded = new Map<string, { readonly bytes: Buffer; readonly value: Credentials }>();
 
+/** One synchronous look at the record at `path`: absent, decoded, or not decodable (with what is wrong). */
+type SecretLook =
+  | { readonly _tag: "absent" }
+  | { readonly _tag: "ok"; readonly value: Credentials }
+  | { readonly _tag: "corrupt"; readonly problem: string; readonly ino: number };
+
+const lookAtSecret = (path: string, warn: Warn): SecretLook => {
+  const file = readSmallFile(path, warn);
+  if (file === undefined) return { _tag: "absent" };
+  const known = decoded.get(path);
+  if (known?.bytes.equals(file.bytes)) return { _tag: "ok", value: known.value };
+  const parsed = parseCredentialsRecord(file.bytes.toString("utf8"));
+  if (!("ok" in parsed)) return { _tag: "corrupt", problem: parsed.problem, ino: file.stats.ino };
+  decoded.set(path, { bytes: file.bytes, value: parsed.ok });
+  return { _tag: "ok", value: parsed.ok };
+};
+
 /**
  * Reads the record of `account`, quarantining a corrupt one (then throwing `corrupt`). Retries when the file was
  * replaced between the read and the quarantine (a concurrent writer's good record is never moved aside).
@@ -68,26 +85,18 @@ export const readSecretFile = async (
   account: AccountRef,
   warn: Warn,
 ): Promise<Credentials | undefined> => {
-  const dir = await secureDir(home, accountParts(home, account), false, warn);
+  const dir = secureDirSync(home, accountParts(home, account), warn);
   if (dir === undefined) return undefined;
   const path = `${dir}${sep}${SECRET_FILE}`;
   for (let round = 0; round < 3; round++) {
-    const file = readSmallFile(path, warn);
-    if (file === undefined) return undefined;
-    const { bytes } = file;
-    const ino = file.stats.ino;
-    const known = decoded.get(path);
-    if (known?.bytes.equals(bytes)) return known.value;
-    const parsed = parseCredentialsRecord(bytes.toString("utf8"));
-    if ("ok" in parsed) {
-      decoded.set(path, { bytes, value: parsed.ok });
-      return parsed.ok;
-    }
-    const movedTo = await moveToQuarantine(home, path, account, ino, warn);
+    const look = lookAtSecret(path, warn);
+    if (look._tag === "absent") return undefined;
+    if (look._tag === "ok") return look.value;
+    const movedTo = await moveToQuarantine(home, path, account, look.ino, warn);
     if (movedTo === undefined) continue;
     throw new FsProblem(
       "corrupt",
-      `the secret record ${path} ${parsed.problem}; it was moved to ${movedTo} with its bytes intact` +
+      `the secret record ${path} ${look.problem}; it was moved to ${movedTo} with its bytes intact` +
         " (run `baton doctor` for recovery, or log in again)",
       path,
     );
@@ -96,26 +105,14 @@ export const readSecretFile = async (
 };
 
 /**
- * The common case of {@link readSecretFile} with synchronous calls only: the record, `undefined` when there is none,
- * or {@link NEEDS_REPAIR} when it does not decode (the full read moves it to quarantine).
+ * The common case of {@link readSecretFile}, synchronously: the record or `undefined`, or `"corrupt"` when it does
+ * not decode (then the full read moves it to quarantine).
  */
-const NEEDS_REPAIR = Symbol("needs repair");
-const readSecretFileSync = (
-  home: string,
-  account: AccountRef,
-  warn: Warn,
-): Credentials | undefined | typeof NEEDS_REPAIR => {
+const readSecretFileSync = (home: string, account: AccountRef, warn: Warn): Credentials | undefined | "corrupt" => {
   const dir = secureDirSync(home, accountParts(home, account), warn);
   if (dir === undefined) return undefined;
-  const path = `${dir}${sep}${SECRET_FILE}`;
-  const file = readSmallFile(path, warn);
-  if (file === undefined) return undefined;
-  const known = decoded.get(path);
-  if (known?.bytes.equals(file.bytes)) return known.value;
-  const parsed = parseCredentialsRecord(file.bytes.toString("utf8"));
-  if (!("ok" in parsed)) return NEEDS_REPAIR;
-  decoded.set(path, { bytes: file.bytes, value: parsed.ok });
-  return parsed.ok;
+  const look = lookAtSecret(`${dir}${sep}${SECRET_FILE}`, warn);
+  return look._tag === "ok" ? look.value : look._tag === "corrupt" ? "corrupt" : undefined;
 };
 
 export const make = (options: FileSecretStoreOptions): SecretStoreShape => {
@@ -125,7 +122,7 @@ export const make = (options: FileSecretStoreOptions): SecretStoreShape => {
   const read = (account: AccountRef): Effect.Effect<Credentials | undefined, StoreFailure> =>
     runFsSync("read the secret record", where(account), (warn) => readSecretFileSync(home, account, warn)).pipe(
       Effect.flatMap((found) =>
-        found === NEEDS_REPAIR
+        found === "corrupt"
           ? runFs("read the secret record", where(account), (warn) => readSecretFile(home, account, warn))
           : Effect.succeed(found),
       ),
