@@ -80,7 +80,7 @@ const PersistedContext = Schema.Struct({
 });
 const decodeContext = Schema.decodeUnknownExit(PersistedContext);
 
-/** The state values a fold can stop in (never the eventless `active.hub`); the machine resolves anything else. */
+/** The state values a fold can stop in; anything else is refused rather than resolved by the machine. */
 const StableValue = Schema.Union([
   Schema.Literals(["unauthenticated", "refreshing", "inDoubt", "revoked"]),
   Schema.Struct({ active: Schema.Literals(["valid", "expiring", "expired"]) }),

@@ -10,7 +10,7 @@ import * as nodeFs from "node:fs";
 import { sep } from "node:path";
 import type { ChangeWatcher } from "@baton/core";
 import { Effect } from "effect";
-import { LOCK_DIR } from "./paths.ts";
+import { LOCK_DIR, lstatSyncOrUndefined } from "./paths.ts";
 
 const SECRET_FILE = "secret.json";
 
@@ -45,7 +45,11 @@ const bump = (shared: SharedWatch): void => {
 const ignored = (dir: string, event: string, name: string | null): boolean => {
   if (name === null || name === SECRET_FILE) return false;
   if (name !== LOCK_DIR || event !== "rename") return true;
-  return nodeFs.lstatSync(`${dir}${sep}${LOCK_DIR}`, { throwIfNoEntry: false }) !== undefined;
+  try {
+    return lstatSyncOrUndefined(`${dir}${sep}${LOCK_DIR}`) !== undefined;
+  } catch {
+    return false; // cannot tell (e.g. the directory became unreadable): wake, the waiter looks for itself
+  }
 };
 
 export const acquireWatch = (dir: string): SharedWatch => {
