@@ -20,13 +20,13 @@ const args = process.argv.slice(2);
 if (!tryFastToken(args)) {
   // A namespace import: Node releases without the compile cache lack the export, and must still start.
   nodeModule.enableCompileCache?.();
-  const status = args[0] === "status" ? (await import("./status-entry.ts")).simpleStatusArgs(args.slice(1)) : undefined;
+  const statusEntry = args[0] === "status" ? await import("./status-entry.ts") : undefined;
+  const status = statusEntry?.simpleStatusArgs(args.slice(1));
   if (args.length === 2 && args[0] === "token" && !(args[1] ?? "").startsWith("-")) {
     const { runToken } = await import("./token-entry.ts");
     process.exitCode = await runToken(args[1] ?? "");
-  } else if (status !== undefined) {
-    const { runStatus } = await import("./status-entry.ts");
-    process.exitCode = await runStatus(status);
+  } else if (statusEntry !== undefined && status !== undefined) {
+    process.exitCode = await statusEntry.runStatus(status);
   } else {
     await import("./main.ts");
   }

@@ -1,3 +1,11 @@
+/**
+ * `baton export REF [--out FILE] [--force]`: the account's current credentials, encrypted (export-format.ts), read
+ * under the account lock so that no refresh is half-way. The file is created 0600 with O_EXCL (an existing file is
+ * refused unless --force, which replaces it atomically); without --out the export goes to stdout, with a warning on
+ * stderr. The passphrase comes from BATON_PASSPHRASE or a no-echo prompt on the terminal (asked twice), never from
+ * the command line; with neither available the command refuses (exit 2). Also home of {@link readPassphrase}, which
+ * `baton import` shares.
+ */
 import { openSync } from "node:fs";
 import { lstat, rename, unlink } from "node:fs/promises";
 import { ReadStream } from "node:tty";
