@@ -15,7 +15,7 @@
  * (host "(unknown)", pid 0, `at` = the file's mtime), so the protocol treats it as in flight, then in doubt (I9) —
  * never as a generation that is free to present again. A malformed `.released` marker is ignored (not released).
  */
-import { readdir } from "node:fs/promises";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import {
   type AccountRef,
@@ -160,7 +160,7 @@ export const make = (options: FileClaimStoreOptions): ClaimStoreShape => {
       const dir = await claimsDirOf(account, false, warn);
       if (dir === undefined) return [];
       const attempts = new Map<number, Set<string>>();
-      for (const name of await readdir(dir)) {
+      for (const name of readdirSync(dir)) {
         const match = NAME.exec(name);
         if (match === null || Number(match[1]) !== generation) continue;
         const attempt = Number(match[2]);

@@ -20,8 +20,7 @@
  * The `log.repaired` event takes `host`/`pid` from the HostIdentity service and `at` from Effect's Clock, like every
  * other event the protocol writes.
  */
-import { closeSync, constants } from "node:fs";
-import type { FileHandle } from "node:fs/promises";
+import { closeSync, constants, ftruncateSync, writeSync } from "node:fs";
 import { join, relative, sep } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
@@ -46,7 +45,7 @@ import {
   describeAccount,
   fsyncDir,
   listAccounts,
-  lstatOrUndefined,
+  lstatSyncOrUndefined,
   openSecure,
   openSecureSync,
   replaceAtomically,
@@ -54,6 +53,7 @@ import {
   runFsSync,
   secureDir,
   secureDirSync,
+  syncDescriptor,
   type Warn,
   withMutex,
 } from "./paths.ts";
@@ -127,49 +127,54 @@ const appendToFile = async (
 ): Promise<ReadonlyArray<AccountEvent>> => {
   const dir = (await secureDir(home, accountParts(home, account), true, warn)) ?? describeAccount(home, account);
   const path = join(dir, EVENTS_FILE);
-  const existed = (await lstatOrUndefined(path)) !== undefined;
+  const existed = lstatSyncOrUndefined(path) !== undefined;
+  // Synchronous calls except the fdatasync (secure-fs.ts: each trip through the thread pool costs a wake-up).
   const flags = constants.O_RDWR | constants.O_APPEND | constants.O_CREAT;
-  const opened = await openSecure(path, flags, warn);
-  if (opened === undefined) throw new Error(`${path} could not be opened`);
-  let handle: FileHandle = opened;
-  if (!existed) await fsyncDir(dir);
+  let fd = openLog(path, flags, warn);
   try {
+    if (!existed) await fsyncDir(dir);
     const repairs: Array<NewAccountEvent> = [];
-    let { state, size } = refreshLog(path, handle.fd);
+    let { state, size } = refreshLog(path, fd);
     let verdict = judge(state, size);
     if (verdict.kind === "torn-tail" && verdict.partial) {
       // A line being written right now looks torn; a torn one stays as it is.
       await sleep(TORN_TAIL_SETTLE_MS);
-      ({ state, size } = refreshLog(path, handle.fd));
+      ({ state, size } = refreshLog(path, fd));
       verdict = judge(state, size);
     }
     if (verdict.kind === "torn-tail") {
-      await handle.truncate(verdict.cutAt);
+      ftruncateSync(fd, verdict.cutAt);
       forgetLog(path);
-      ({ state } = refreshLog(path, handle.fd));
+      ({ state } = refreshLog(path, fd));
       repairs.push({ v: 1, ...stamp, type: "log.repaired", reason: "torn-tail", droppedBytes: verdict.dropped });
       warn(`${path} had a torn or invalid last record; ${verdict.dropped} byte(s) truncated`);
     } else if (verdict.kind === "corrupt") {
       await rewriteCorrupt(home, path, account, stamp, warn);
-      await handle.close();
-      const reopened = await openSecure(path, flags, warn);
-      if (reopened === undefined) throw new Error(`${path} disappeared while it was being repaired`);
-      handle = reopened;
-      ({ state } = refreshLog(path, handle.fd));
+      closeSync(fd);
+      fd = -1;
+      fd = openLog(path, flags, warn, "disappeared while it was being repaired");
+      ({ state } = refreshLog(path, fd));
     }
     const stored = [...repairs, ...events].map((event, i) => ({ ...event, seq: state.maxSeq + i + 1 }) as AccountEvent);
     const bytes = Buffer.from(stored.map(formatLine).join(""), "utf8");
-    const { bytesWritten } = await handle.write(bytes, 0, bytes.length, null);
+    const bytesWritten = writeSync(fd, bytes, 0, bytes.length, null);
     if (bytesWritten !== bytes.length) throw new Error(`short write (${bytesWritten} of ${bytes.length} bytes)`);
-    await handle.datasync();
-    refreshLog(path, handle.fd);
+    await syncDescriptor(fd, true);
+    refreshLog(path, fd);
     return stored.slice(repairs.length);
   } catch (error) {
     forgetLog(path);
     throw error;
   } finally {
-    await handle.close();
+    if (fd >= 0) closeSync(fd);
   }
+};
+
+/** The log opened for appending (created when absent). */
+const openLog = (path: string, flags: number, warn: Warn, missing = "could not be opened"): number => {
+  const opened = openSecureSync(path, warn, flags);
+  if (opened === undefined) throw new Error(`${path} ${missing}`);
+  return opened.fd;
 };
 
 const readFromFile = (home: string, account: AccountRef, warn: Warn): ReadonlyArray<AccountEvent> => {

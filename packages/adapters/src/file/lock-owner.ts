@@ -63,43 +63,69 @@ export const readOwnerSync = (lockDir: string): LockOwner | undefined => {
 export const readOwner = async (lockDir: string): Promise<LockOwner | undefined> => readOwnerSync(lockDir);
 
 type Callback = (error: NodeJS.ErrnoException | null) => void;
+type StatCallback = (error: NodeJS.ErrnoException | null, stats?: nodeFs.Stats) => void;
+
+/**
+ * Runs a synchronous file-system call and reports to a Node-style callback on the next tick (never from inside the
+ * caller's stack). The lock's calls touch one small directory (microseconds); a trip through the thread pool per
+ * call would cost a wake-up each, which a lock holder competing with a herd of waiters pays for in time slices
+ * (secure-fs.ts, docs/performance.md).
+ */
+const deferred = <A>(run: () => A, callback: (error: NodeJS.ErrnoException | null, value?: A) => void): void => {
+  let value: A;
+  try {
+    value = run();
+  } catch (error) {
+    process.nextTick(callback, error as NodeJS.ErrnoException);
+    return;
+  }
+  process.nextTick(callback, null, value);
+};
+
+const removeEmptyDir = (path: string): void => {
+  try {
+    nodeFs.rmdirSync(path);
+  } catch {
+    // Not empty any more, or gone: not ours to remove.
+  }
+};
+
+/** `mkdir` that also writes the owner record; undoes only what is certainly ours when the record fails. */
+const makeLockDir = (path: string, owner: LockOwner): void => {
+  nodeFs.mkdirSync(path, DIR_MODE);
+  const ownerPath = join(path, OWNER_FILE);
+  let created = false;
+  try {
+    nodeFs.chmodSync(path, DIR_MODE);
+    const flags =
+      nodeFs.constants.O_WRONLY | nodeFs.constants.O_CREAT | nodeFs.constants.O_EXCL | nodeFs.constants.O_NOFOLLOW;
+    const fd = nodeFs.openSync(ownerPath, flags, FILE_MODE);
+    created = true;
+    try {
+      nodeFs.fchmodSync(fd, FILE_MODE);
+      nodeFs.writeSync(fd, JSON.stringify(owner));
+    } finally {
+      nodeFs.closeSync(fd);
+    }
+  } catch (ownerError) {
+    if (created) nodeFs.rmSync(ownerPath, { force: true });
+    if (errorCode(ownerError) !== "EEXIST") removeEmptyDir(path);
+    throw ownerError;
+  }
+};
 
 /**
  * The `fs` given to proper-lockfile: `mkdir` also writes the owner record, removal is recursive. It holds exactly the
  * calls proper-lockfile 4 makes (`mkdir`, `stat`, `utimes`, `realpath`, `rmdir`, `rmdirSync`), not a copy of all of
- * `node:fs` per attempt.
+ * `node:fs` per attempt, each run synchronously and reported on the next tick ({@link deferred}).
  */
 export const lockFs = (owner: LockOwner): object => ({
-  stat: nodeFs.stat,
-  utimes: nodeFs.utimes,
+  stat: (path: string, callback: StatCallback) => deferred(() => nodeFs.statSync(path), callback),
+  utimes: (path: string, atime: Date, mtime: Date, callback: Callback) =>
+    deferred(() => nodeFs.utimesSync(path, atime, mtime), callback),
   realpath: nodeFs.realpath,
-  mkdir: (path: string, callback: Callback) => {
-    nodeFs.mkdir(path, DIR_MODE, (error) => {
-      if (error !== null) return callback(error);
-      const ownerPath = join(path, OWNER_FILE);
-      let created = false;
-      try {
-        nodeFs.chmodSync(path, DIR_MODE);
-        const flags =
-          nodeFs.constants.O_WRONLY | nodeFs.constants.O_CREAT | nodeFs.constants.O_EXCL | nodeFs.constants.O_NOFOLLOW;
-        const fd = nodeFs.openSync(ownerPath, flags, FILE_MODE);
-        created = true;
-        try {
-          nodeFs.fchmodSync(fd, FILE_MODE);
-          nodeFs.writeSync(fd, JSON.stringify(owner));
-        } finally {
-          nodeFs.closeSync(fd);
-        }
-        callback(null);
-      } catch (ownerError) {
-        // Undo only what is certainly ours: our owner record, then the directory if it is empty.
-        if (created) nodeFs.rmSync(ownerPath, { force: true });
-        if (errorCode(ownerError) !== "EEXIST") nodeFs.rmdir(path, () => callback(ownerError as NodeJS.ErrnoException));
-        else callback(ownerError as NodeJS.ErrnoException);
-      }
-    });
-  },
-  rmdir: (path: string, callback: Callback) => nodeFs.rm(path, { recursive: true }, callback),
+  mkdir: (path: string, callback: Callback) => deferred(() => makeLockDir(path, owner), callback),
+  rmdir: (path: string, callback: Callback) => deferred(() => nodeFs.rmSync(path, { recursive: true }), callback),
   rmdirSync: (path: string) => nodeFs.rmSync(path, { recursive: true }),
 });
 

@@ -8,7 +8,11 @@
  * (or root) can do that.
  *
  * Writes are durable: atomic replacement is temp file (0600, `O_EXCL|O_NOFOLLOW`) + write + fsync + rename +
- * directory fsync; exclusive creation publishes a fully written temp file with `link(2)`.
+ * directory fsync; exclusive creation publishes a fully written temp file with `link(2)`. The `open`, `write`,
+ * `rename`, `link`, `unlink` and `close` of these small files are synchronous calls (microseconds, the page cache);
+ * only the `fsync`s, which wait for the disk, go to the thread pool. Each trip through the thread pool costs the
+ * process a wake-up, and a refresh holder competing for the CPU with a herd of waiters pays for every wake-up with a
+ * wait for a time slice (docs/performance.md, herd).
  */
 import { randomBytes } from "node:crypto";
 import {
@@ -16,14 +20,21 @@ import {
   closeSync,
   constants,
   fchmodSync,
+  fdatasync,
   fstatSync,
+  fsync,
+  linkSync,
   lstatSync,
+  mkdirSync,
   openSync,
   readFileSync,
+  renameSync,
   type Stats,
   statSync,
+  unlinkSync,
+  writeFileSync,
 } from "node:fs";
-import { chmod, type FileHandle, link, lstat, mkdir, open, rename, unlink } from "node:fs/promises";
+import { type FileHandle, open } from "node:fs/promises";
 import { basename, dirname, join, sep } from "node:path";
 import { DIR_MODE, errorCode, FILE_MODE, FsProblem, type Warn } from "./fs-base.ts";
 
@@ -72,16 +83,16 @@ export const checkExisting = (path: string, stats: Stats, kind: "dir" | "file", 
 };
 
 /** Makes sure BATON_HOME exists as a 0700 directory (it may be a symlink chosen by the user). */
-const ensureHome = async (home: string, warn: Warn): Promise<void> => {
+const ensureHome = (home: string, warn: Warn): void => {
   const stats = statSync(home, { throwIfNoEntry: false });
   if (stats === undefined) {
-    await mkdir(home, { recursive: true, mode: DIR_MODE });
-    await chmod(home, DIR_MODE);
+    mkdirSync(home, { recursive: true, mode: DIR_MODE });
+    chmodSync(home, DIR_MODE);
     return;
   }
   if (!stats.isDirectory()) throw new FsProblem("io", `BATON_HOME ${home} is not a directory`, home);
   if ((stats.mode & 0o077) !== 0) {
-    await chmod(home, DIR_MODE);
+    chmodSync(home, DIR_MODE);
     warn(`${home} had loose permissions ${(stats.mode & 0o777).toString(8)}; repaired to 700`);
   }
 };
@@ -114,7 +125,7 @@ export const secureDir = async (
   warn: Warn,
 ): Promise<string | undefined> => {
   if (!create) return secureDirSync(home, parts, warn);
-  await ensureHome(home, warn);
+  ensureHome(home, warn);
   let current = home;
   for (const [index, part] of parts.entries()) {
     current = index === 0 ? join(current, part) : `${current}${sep}${part}`;
@@ -125,32 +136,41 @@ export const secureDir = async (
     }
     let created = true;
     try {
-      await mkdir(current, { mode: DIR_MODE });
+      mkdirSync(current, { mode: DIR_MODE });
     } catch (error) {
       if (errorCode(error) !== "EEXIST") throw error;
       created = false;
     }
-    const made = await lstat(current);
+    const made = lstatSync(current);
     if (made.isSymbolicLink()) throw symlinkRefusal(current);
     if (!made.isDirectory()) throw new FsProblem("io", `${current} is not a directory`, current);
-    if ((made.mode & 0o777) !== DIR_MODE) await chmod(current, DIR_MODE);
+    if ((made.mode & 0o777) !== DIR_MODE) chmodSync(current, DIR_MODE);
     // The new entry must survive a crash as much as the files that will be put in it.
     if (created) await fsyncDir(dirname(current));
   }
   return current;
 };
 
+/**
+ * `fsync` (or, with `dataOnly`, `fdatasync`) of an open descriptor, in the thread pool: the one call of a durable
+ * write that waits for the disk.
+ */
+export const syncDescriptor = (fd: number, dataOnly = false): Promise<void> =>
+  new Promise((resolve, reject) =>
+    (dataOnly ? fdatasync : fsync)(fd, (error) => (error === null ? resolve() : reject(error))),
+  );
+
 /** `fsync` of a directory, so that a create, rename or unlink in it is durable. */
 export const fsyncDir = async (path: string): Promise<void> => {
-  const handle = await open(path, constants.O_RDONLY | O_DIRECTORY);
+  const fd = openSync(path, constants.O_RDONLY | O_DIRECTORY);
   try {
-    await handle.sync();
+    await syncDescriptor(fd);
   } catch (error) {
     // Some platforms refuse fsync on directories; there is nothing more to do there.
     const code = errorCode(error);
     if (code !== "EINVAL" && code !== "EISDIR" && code !== "EBADF" && code !== "EPERM") throw error;
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 };
 // ----------------------------------------------------------------------------------------------------------- files
@@ -215,20 +235,21 @@ export const readSmallFile = (path: string, warn: Warn): SmallFile | undefined =
 };
 
 /**
- * {@link openSecure} for reading, synchronously: a descriptor of the existing regular file at `path` (no symlink
- * followed, loose modes repaired with a warning) and its `fstat`, or `undefined` when it does not exist. The caller
- * closes it.
+ * {@link openSecure}, synchronously: a descriptor of the regular file at `path` (no symlink followed, loose modes
+ * repaired with a warning) and its `fstat`, or `undefined` when it does not exist and `flags` (read-only by default)
+ * has no `O_CREAT`. The caller closes it.
  */
 export const openSecureSync = (
   path: string,
   warn: Warn,
+  flags: number = constants.O_RDONLY,
 ): { readonly fd: number; readonly stats: Stats } | undefined => {
   let fd: number;
   try {
-    fd = openSync(path, constants.O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+    fd = openSync(path, flags | O_NOFOLLOW | O_NONBLOCK, FILE_MODE);
   } catch (error) {
     const code = errorCode(error);
-    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+    if ((code === "ENOENT" || code === "ENOTDIR") && (flags & constants.O_CREAT) === 0) return undefined;
     if (code === "ELOOP" || code === "EMLINK") throw symlinkRefusal(path);
     throw error;
   }
@@ -249,17 +270,33 @@ export const tempName = (path: string): string =>
  * fails after the create, the file (ours alone) is removed again.
  */
 export const writeNewFile = async (path: string, data: string | Uint8Array): Promise<void> => {
-  const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW, FILE_MODE);
+  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW, FILE_MODE);
   try {
-    await handle.chmod(FILE_MODE);
-    await handle.writeFile(data);
-    await handle.sync();
+    fchmodSync(fd, FILE_MODE);
+    writeFileSync(fd, data);
+    await syncDescriptor(fd);
   } catch (error) {
-    await handle.close().catch(() => undefined);
-    await unlink(path).catch(() => undefined);
+    closeQuietly(fd);
+    removeQuietly(path);
     throw error;
   }
-  await handle.close();
+  closeSync(fd);
+};
+
+const closeQuietly = (fd: number): void => {
+  try {
+    closeSync(fd);
+  } catch {
+    // Already closed or never usable: nothing to undo.
+  }
+};
+
+const removeQuietly = (path: string): void => {
+  try {
+    unlinkSync(path);
+  } catch {
+    // Already gone: nothing to undo.
+  }
 };
 
 /** Options shared by the atomic writers: a hook tests use to inject a failure just before the rename. */
@@ -276,15 +313,15 @@ export const replaceAtomically = async (
   data: string | Uint8Array,
   faults?: WriteFaults,
 ): Promise<void> => {
-  const existing = await lstatOrUndefined(path);
+  const existing = lstatSyncOrUndefined(path);
   if (existing?.isSymbolicLink() === true) throw symlinkRefusal(path);
   const temp = tempName(path);
   try {
     await writeNewFile(temp, data);
     faults?.beforeRename?.();
-    await rename(temp, path);
+    renameSync(temp, path);
   } catch (error) {
-    await unlink(temp).catch(() => undefined);
+    removeQuietly(temp);
     throw error;
   }
   await fsyncDir(dirname(path));
@@ -299,7 +336,7 @@ export const createExclusive = async (path: string, data: string): Promise<boole
   const temp = tempName(path);
   await writeNewFile(temp, data);
   try {
-    await link(temp, path);
+    linkSync(temp, path);
   } catch (error) {
     const code = errorCode(error);
     if (code === "EEXIST") return false;
@@ -311,7 +348,7 @@ export const createExclusive = async (path: string, data: string): Promise<boole
       throw fallbackError;
     }
   } finally {
-    await unlink(temp).catch(() => undefined);
+    removeQuietly(temp);
   }
   await fsyncDir(dirname(path));
   return true;
