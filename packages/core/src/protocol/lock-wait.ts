@@ -7,7 +7,7 @@
 import { Clock, Effect, type Scope } from "effect";
 import { type AccountRef, accountKey } from "../account.ts";
 import { Retryable } from "../errors.ts";
-import { AccountLock } from "../ports/lock.ts";
+import { AccountLock, type ChangeWatcher } from "../ports/lock.ts";
 import { RefreshSettings } from "./settings.ts";
 
 export type LockWait<A> =
@@ -29,7 +29,7 @@ export const waitForLock = <A, E, R>(
     const lock = yield* AccountLock;
     const settings = yield* RefreshSettings;
     const start = yield* Clock.currentTimeMillis;
-    const watcher = yield* lock.watch(account).pipe(Effect.mapError(lockError(account)));
+    let watcher: ChangeWatcher | undefined;
     let waited = false;
     // After a wake-up the store is looked at before the lock: a new generation settles the wait without touching the
     // lock at all, which is what most wake-ups of a herd of followers are for.
@@ -42,6 +42,12 @@ export const waitForLock = <A, E, R>(
         return { _tag: "Locked", waited, waitedMs: now - start } as const;
       }
       waited = true;
+      if (watcher === undefined) {
+        // Watch only once the lock is found held (a holder that gets it at once never watches, and is not woken by
+        // its own writes), then try again at once: a release between that attempt and the watch is not missed.
+        watcher = yield* lock.watch(account).pipe(Effect.mapError(lockError(account)));
+        continue;
+      }
       if (!lookedSinceWake) {
         const settled = yield* whileBusy;
         if (settled !== undefined) return { _tag: "Settled", value: settled } as const;
