@@ -45,7 +45,9 @@ import {
   lstatOrUndefined,
   lstatSyncOrUndefined,
   runFs,
+  runFsSync,
   secureDir,
+  secureDirSync,
   withMutex,
 } from "./paths.ts";
 import { acquireWatch, makeWatcher, releaseWatch } from "./watcher.ts";
@@ -78,13 +80,26 @@ export const make = (options: FileLockOptions, identity: HostIdentityShape): Acc
   const updateMs = options.timing?.updateMs ?? LOCK_OPTIONS.updateMs;
   const toLockFailure = (failure: { readonly message: string }) =>
     new LockFailure({ reason: "io", message: failure.message });
+  /**
+   * The account directory, checked (no symlinks, 0700) and created when missing. An existing one is checked with
+   * synchronous calls and no promise: every lock attempt and watch of a waiter goes through here.
+   */
   const ensureAccountDir = (account: AccountRef) =>
-    runFs(
-      "prepare the account directory",
-      describeAccount(home, account),
-      async (warn) =>
-        (await secureDir(home, accountParts(home, account), true, warn)) ?? describeAccount(home, account),
-    ).pipe(Effect.mapError(toLockFailure));
+    runFsSync("prepare the account directory", describeAccount(home, account), (warn) =>
+      secureDirSync(home, accountParts(home, account), warn),
+    ).pipe(
+      Effect.flatMap((existing) =>
+        existing !== undefined
+          ? Effect.succeed(existing)
+          : runFs(
+              "prepare the account directory",
+              describeAccount(home, account),
+              async (warn) =>
+                (await secureDir(home, accountParts(home, account), true, warn)) ?? describeAccount(home, account),
+            ),
+      ),
+      Effect.mapError(toLockFailure),
+    );
 
   /**
    * One proper-lockfile attempt: a lease, or "held". `logWarning` reports from outside any fiber (proper-lockfile's

@@ -2,9 +2,13 @@
  * The refresh holder's writes go to Node's thread pool only for their fsyncs (secure-fs.ts): every other call of a
  * durable write is synchronous, because each trip through the thread pool costs the holder a wake-up, paid for in
  * time slices while a herd of waiters competes for the CPU (docs/performance.md). Counted with async_hooks: the
- * fs requests and file handles created while one operation runs, after the store has been set up once.
+ * fs requests and file handles created while one operation runs, after the store has been set up once; a waiter's
+ * look at a held lock creates no promise either.
  */
 import { createHook } from "node:async_hooks";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { join } from "node:path";
 import { AccountLock, ClaimStore, EventStore, SecretStore } from "@baton/core";
 import { Effect } from "effect";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -17,12 +21,17 @@ beforeEach(() => {
 });
 afterEach(() => cleanup());
 
-/** The fs-related async resources created while `effect` runs, by type. */
-const fsTrips = async <A, E>(effect: Effect.Effect<A, E, Stores>): Promise<Record<string, number>> => {
+/** The fs-related async resources (and, with `promises`, the promises) created while `effect` runs, by type. */
+const fsTrips = async <A, E>(
+  effect: Effect.Effect<A, E, Stores>,
+  promises = false,
+): Promise<Record<string, number>> => {
   const counts: Record<string, number> = {};
   const hook = createHook({
     init: (_id, type) => {
-      if (type.startsWith("FSREQ") || type.startsWith("FILEHANDLE")) counts[type] = (counts[type] ?? 0) + 1;
+      if (type.startsWith("FSREQ") || type.startsWith("FILEHANDLE") || (promises && type === "PROMISE")) {
+        counts[type] = (counts[type] ?? 0) + 1;
+      }
     },
   });
   await runWith(
@@ -80,6 +89,21 @@ describe("durable writes and the thread pool", () => {
           if (lease !== undefined) yield* lease.release;
         }),
       ),
+    );
+    expect(trips).toEqual({});
+  });
+
+  it("tryAcquire - given a lock held by a live process, should look without a promise or the thread pool", async () => {
+    // What a waiter does at every look: the lock directory of another live process on this host, fresh.
+    const lockDir = join(home, "accounts", "github", "work", "refresh.lock");
+    mkdirSync(lockDir, { mode: 0o700 });
+    const owner = { host: hostname(), pid: process.ppid, nonce: "0123456789abcdef" };
+    writeFileSync(join(lockDir, "owner.json"), JSON.stringify(owner), { mode: 0o600 });
+    const trips = await fsTrips(
+      AccountLock.use((lock) => lock.tryAcquire(account)).pipe(
+        Effect.tap((lease) => Effect.sync(() => expect(lease).toBeUndefined())),
+      ),
+      true,
     );
     expect(trips).toEqual({});
   });
