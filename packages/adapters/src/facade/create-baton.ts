@@ -28,7 +28,7 @@ import {
 } from "@baton/core";
 import { Effect, Exit, Fiber, Layer, ManagedRuntime, PubSub, Scope } from "effect";
 import { ProviderRegistry } from "../config/index.ts";
-import { layerFileStores } from "../file/index.ts";
+import { FileLock, layerFileStores } from "../file/index.ts";
 import { OAuthHttp, OAuthTokenEndpoint } from "../oauth/index.ts";
 import * as FileSessions from "../sessions/file-sessions.ts";
 import { BackgroundRefresh } from "./background-refresh.ts";
@@ -153,11 +153,12 @@ export const createBaton = async (options: CreateBatonOptions = {}): Promise<Bat
   );
   // The first refresh this host makes holds the account lock while other processes wait for it, and a process's first
   // run of that path is its slowest (modules to load, code V8 compiles on first call, parsers built on first decode).
-  // Once the host's own start-up is done, do the parts of it that change nothing: load the HTTP machinery, fold the
-  // prefetched accounts' events and read their providers' profiles.
+  // Once the host's own start-up is done, do the parts of it that change nothing: load the HTTP machinery and the lock
+  // library, fold the prefetched accounts' events and read their providers' profiles.
   setImmediate(() => {
     try {
       OAuthHttp.preloadTransport();
+      FileLock.preloadLockfile();
     } catch {
       // Reported by the refresh that needs it.
     }

@@ -22,7 +22,6 @@
  */
 import { closeSync, constants, ftruncateSync, writeSync } from "node:fs";
 import { join, relative, sep } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import {
   type AccountEvent,
   type AccountRef,
@@ -138,7 +137,7 @@ const appendToFile = async (
     let verdict = judge(state, size);
     if (verdict.kind === "torn-tail" && verdict.partial) {
       // A line being written right now looks torn; a torn one stays as it is.
-      await sleep(TORN_TAIL_SETTLE_MS);
+      await new Promise((settled) => setTimeout(settled, TORN_TAIL_SETTLE_MS));
       ({ state, size } = refreshLog(path, fd));
       verdict = judge(state, size);
     }

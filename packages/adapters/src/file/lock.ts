@@ -35,7 +35,6 @@ import {
   type LockLease,
 } from "@baton/core";
 import { Effect, Layer, type Scope } from "effect";
-import * as lockfile from "proper-lockfile";
 import { type LockOwner, lockFs, readOwner, readOwnerSync, recoverDeadLock } from "./lock-owner.ts";
 import {
   accountParts,
@@ -54,6 +53,27 @@ import { acquireWatch, makeWatcher, releaseWatch } from "./watcher.ts";
 
 export { type LockOwner, readOwner } from "./lock-owner.ts";
 export { LOCK_DIR, OWNER_FILE, RECOVERY_PREFIX, TOMBSTONE_PREFIX } from "./paths.ts";
+
+type ProperLockfile = typeof import("proper-lockfile");
+let properLockfile: Promise<ProperLockfile> | undefined;
+
+/**
+ * proper-lockfile (with graceful-fs, signal-exit and retry, which patch `fs` and hook the process's exit), loaded at
+ * the first lock attempt that needs it: a waiter that finds the lock held never does, nor does a command that
+ * only reads (`status`). Its exit hook is thus in place before any lock of this process exists. Long-running hosts
+ * load it after their start-up ({@link preloadLockfile}).
+ */
+const loadLockfile = (): Promise<ProperLockfile> => {
+  properLockfile ??= import("proper-lockfile").then((loaded) =>
+    "lock" in loaded ? loaded : (loaded as { readonly default: ProperLockfile }).default,
+  );
+  return properLockfile;
+};
+
+/** Loads proper-lockfile now (off any critical path), so that the first lock attempt does not. */
+export const preloadLockfile = (): void => {
+  loadLockfile().catch(() => undefined);
+};
 
 /** Every proper-lockfile setting, in one place. */
 export const LOCK_OPTIONS = {
@@ -119,6 +139,7 @@ export const make = (options: FileLockOptions, identity: HostIdentityShape): Acc
         const state = { lost: false, released: false };
         let unlock: () => Promise<void>;
         try {
+          const lockfile = await loadLockfile();
           unlock = await lockfile.lock(accountDir, {
             lockfilePath: lockDir,
             stale: staleMs,

@@ -10,7 +10,6 @@
  * are checked; other transports (tcp, launchd...) are left to the library.
  * @see https://dbus.freedesktop.org/doc/dbus-specification.html#auth-protocol
  */
-import { connect } from "node:net";
 import type { StoreFailure } from "@baton/core";
 
 /** A keychain failure already classified; `secret-store.ts` turns it into a `StoreFailure`. */
@@ -56,35 +55,39 @@ export const checkSessionBus = (address: string | undefined, signal: AbortSignal
   if (address === undefined || address === "") return Promise.resolve();
   const path = socketOf(address);
   if (path === undefined) return Promise.resolve();
-  return new Promise<void>((resolve, reject) => {
-    const socket = connect({ path });
-    let answer = "";
-    const finish = (error?: Error) => {
-      signal?.removeEventListener("abort", onAbort);
-      socket.destroy();
-      if (error === undefined) resolve();
-      else reject(error);
-    };
-    const onAbort = () => finish(new KeychainProblem("unavailable", "the D-Bus session bus check was cancelled"));
-    if (signal?.aborted === true) return onAbort();
-    signal?.addEventListener("abort", onAbort, { once: true });
-    socket.on("connect", () => {
-      const uid = typeof process.getuid === "function" ? String(process.getuid()) : "0";
-      socket.write(`\0AUTH EXTERNAL ${Buffer.from(uid, "ascii").toString("hex")}\r\n`);
-    });
-    socket.on("data", (chunk: Buffer) => {
-      answer += chunk.toString("latin1");
-      if (answer.includes("\r\n")) finish();
-    });
-    socket.on("error", (error: NodeJS.ErrnoException) =>
-      finish(
-        new KeychainProblem(
-          "unavailable",
-          `no D-Bus session bus at ${readable(path)} (${error.code ?? error.message}), so no Secret Service ` +
-            `can be reached: ${FALLBACK_HINT}`,
-        ),
-      ),
-    );
-    socket.on("end", () => finish());
-  });
+  // `node:net` is loaded only when a bus is to be checked, not by every command that loads the adapters.
+  return import("node:net").then(
+    ({ connect }) =>
+      new Promise<void>((resolve, reject) => {
+        const socket = connect({ path });
+        let answer = "";
+        const finish = (error?: Error) => {
+          signal?.removeEventListener("abort", onAbort);
+          socket.destroy();
+          if (error === undefined) resolve();
+          else reject(error);
+        };
+        const onAbort = () => finish(new KeychainProblem("unavailable", "the D-Bus session bus check was cancelled"));
+        if (signal?.aborted === true) return onAbort();
+        signal?.addEventListener("abort", onAbort, { once: true });
+        socket.on("connect", () => {
+          const uid = typeof process.getuid === "function" ? String(process.getuid()) : "0";
+          socket.write(`\0AUTH EXTERNAL ${Buffer.from(uid, "ascii").toString("hex")}\r\n`);
+        });
+        socket.on("data", (chunk: Buffer) => {
+          answer += chunk.toString("latin1");
+          if (answer.includes("\r\n")) finish();
+        });
+        socket.on("error", (error: NodeJS.ErrnoException) =>
+          finish(
+            new KeychainProblem(
+              "unavailable",
+              `no D-Bus session bus at ${readable(path)} (${error.code ?? error.message}), so no Secret Service ` +
+                `can be reached: ${FALLBACK_HINT}`,
+            ),
+          ),
+        );
+        socket.on("end", () => finish());
+      }),
+  );
 };

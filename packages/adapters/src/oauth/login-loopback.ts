@@ -15,7 +15,6 @@
  * @see https://www.rfc-editor.org/rfc/rfc7636#section-4
  * @see https://www.rfc-editor.org/rfc/rfc9207#section-2.4
  */
-import { spawn } from "node:child_process";
 import { Effect, Exit } from "effect";
 import * as oauth from "oauth4webapi";
 import { authorizationServer, client, clientAuthentication, type OAuthTarget, requestOptions } from "./client.ts";
@@ -148,7 +147,11 @@ export const exchangeCode = (
       grantFailure(error, "exchanging the authorization code", [verifier, parameters.get("code") ?? ""]),
   }).pipe(Effect.flatMap((result) => (result instanceof LoginFailed ? Effect.fail(result) : Effect.succeed(result))));
 
-/** Opens `url` in the user's browser, ignoring every failure (the URL was printed too). */
+/**
+ * Opens `url` in the user's browser, ignoring every failure (the URL was printed too). `node:child_process` (and the
+ * `net` and `dgram` modules it loads) is imported here, when a browser is opened, not by every command that loads
+ * the adapters (docs/performance.md: start-up of `baton token`).
+ */
 export const openInBrowser = (url: string): void => {
   const [command, args] =
     process.platform === "darwin"
@@ -156,13 +159,15 @@ export const openInBrowser = (url: string): void => {
       : process.platform === "win32"
         ? ["cmd", ["/c", "start", '""', url.replace(/&/g, "^&")]]
         : ["xdg-open", [url]];
-  try {
-    const child = spawn(command, args, { stdio: "ignore", detached: true, windowsVerbatimArguments: true });
-    child.on("error", () => undefined);
-    child.unref();
-  } catch {
-    // No browser here: the printed URL is the way.
-  }
+  import("node:child_process")
+    .then(({ spawn }) => {
+      const child = spawn(command, args, { stdio: "ignore", detached: true, windowsVerbatimArguments: true });
+      child.on("error", () => undefined);
+      child.unref();
+    })
+    .catch(() => {
+      // No browser here: the printed URL is the way.
+    });
 };
 
 const awaitCallback = (listener: LoopbackListener, timeoutMs: number): Effect.Effect<CallbackRequest, LoginFailed> =>
