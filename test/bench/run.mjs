@@ -4,7 +4,7 @@
  * every figure is measured in this one run and targets are judged as ratios within it.
  *
  *   node test/bench/run.mjs [--quick] [--only=herd,token,embedded,replay,status] [--profile | --no-profile]
- *                           [--sizes=1,32] [--modes=spawned,barrier,warm] [--reps=3] [--no-baselines]
+ *                           [--sizes=1,32] [--modes=spawned,barrier,warm] [--reps=3] [--warm-reps=7] [--no-baselines]
  *                           [--child-flags=--no-lazy]   (Node flags for baton's barrier and warm herd children)
  *
  * Needs the bundled CLI (packages/cli/dist/baton.mjs): `pnpm bench` builds it first. Prints a table and writes the
@@ -47,7 +47,14 @@ const profile = argv.includes("--profile") ? true : argv.includes("--no-profile"
 const config = quick
   ? {
       quick,
-      herd: { sizes: [1, 8], batonReps: 1, baselineReps: 1, naiveSizes: [8], modes: ["spawned", "barrier", "warm"] },
+      herd: {
+        sizes: [1, 8],
+        batonReps: 1,
+        warmReps: 1,
+        baselineReps: 1,
+        naiveSizes: [8],
+        modes: ["spawned", "barrier", "warm"],
+      },
       herdProfileN: 8,
       token: { runs: 10, warmup: 2 },
       embedded: { ms: 300, trials: 1 },
@@ -60,6 +67,8 @@ const config = quick
       herd: {
         sizes: [1, 8, 32, 64],
         batonReps: 3,
+        // A warm rotation costs one token lifetime (6 s) and no start-ups: 7 of them steady its medians.
+        warmReps: 7,
         baselineReps: 1,
         naiveSizes: [1, 8, 32, 64],
         modes: ["spawned", "barrier", "warm"],
@@ -86,7 +95,9 @@ if (sizesArg !== undefined) {
 const modesArg = listArg("modes");
 if (modesArg !== undefined) config.herd.modes = modesArg;
 const repsArg = listArg("reps");
-if (repsArg !== undefined) config.herd.batonReps = Number(repsArg[0]);
+if (repsArg !== undefined) config.herd.batonReps = config.herd.warmReps = Number(repsArg[0]);
+const warmRepsArg = listArg("warm-reps");
+if (warmRepsArg !== undefined) config.herd.warmReps = Number(warmRepsArg[0]);
 const childFlagsArg = argv.find((a) => a.startsWith("--child-flags="));
 if (childFlagsArg !== undefined) config.herd.childFlags = childFlagsArg.slice("--child-flags=".length).split(" ");
 if (argv.includes("--no-baselines")) {

@@ -147,6 +147,7 @@ export const runHerdSuite = async ({
   bundle,
   sizes,
   batonReps,
+  warmReps = batonReps,
   baselineReps,
   naiveSizes,
   modes,
@@ -179,7 +180,7 @@ export const runHerdSuite = async ({
     // The warm mode keeps its processes across rotations: all its rounds for one N run back to back.
     if (modes.includes("warm")) {
       for (const n of sizes) {
-        rounds.push(...(await runWarm({ server, bundle, n, home: baton.warm.home, reps: batonReps, log, childFlags })));
+        rounds.push(...(await runWarm({ server, bundle, n, home: baton.warm.home, reps: warmReps, log, childFlags })));
       }
     }
     const reps = Math.max(batonReps, baselineReps);
