@@ -45,7 +45,6 @@ import {
   fsyncDir,
   listAccounts,
   lstatSyncOrUndefined,
-  openSecure,
   openSecureSync,
   replaceAtomically,
   runFs,
@@ -78,13 +77,13 @@ interface Stamp {
 /** Rewrites a corrupt log with its valid lines plus a `log.repaired` event; returns the warning to log. */
 const rewriteCorrupt = async (home: string, path: string, account: AccountRef, stamp: Stamp, warn: Warn) => {
   const quarantined = await copyToQuarantine(home, path, account, warn);
-  const handle = await openSecure(path, constants.O_RDONLY, warn);
-  if (handle === undefined) return;
+  const opened = openSecureSync(path, warn);
+  if (opened === undefined) return;
   let content: Buffer;
   try {
-    content = readRange(handle.fd, 0, (await handle.stat()).size);
+    content = readRange(opened.fd, 0, opened.stats.size);
   } finally {
-    await handle.close();
+    closeSync(opened.fd);
   }
   const kept: Array<Buffer> = [];
   let maxSeq = 0;

@@ -34,7 +34,6 @@ import {
   unlinkSync,
   writeFileSync,
 } from "node:fs";
-import { type FileHandle, open } from "node:fs/promises";
 import { basename, dirname, join, sep } from "node:path";
 import { DIR_MODE, errorCode, FILE_MODE, FsProblem, type Warn } from "./fs-base.ts";
 
@@ -175,30 +174,6 @@ export const fsyncDir = async (path: string): Promise<void> => {
 };
 // ----------------------------------------------------------------------------------------------------------- files
 
-/**
- * Opens an existing or new file without following a symlink; checks it is a regular file and repairs loose modes
- * (with a warning). `undefined` when it does not exist and `flags` has no `O_CREAT`.
- */
-export const openSecure = async (path: string, flags: number, warn: Warn): Promise<FileHandle | undefined> => {
-  let handle: FileHandle;
-  try {
-    // O_NONBLOCK: a FIFO planted at a store path must not hang the open (no effect on regular files).
-    handle = await open(path, flags | O_NOFOLLOW | O_NONBLOCK, FILE_MODE);
-  } catch (error) {
-    const code = errorCode(error);
-    if (code === "ENOENT" && (flags & constants.O_CREAT) === 0) return undefined;
-    if (code === "ELOOP" || code === "EMLINK") throw symlinkRefusal(path);
-    throw error;
-  }
-  try {
-    checkOpenedFile(path, handle.fd, warn);
-    return handle;
-  } catch (error) {
-    await handle.close();
-    throw error;
-  }
-};
-
 /** The checks of a freshly opened store file: a regular file, mode 0600 (loose modes repaired with a warning). */
 const checkOpenedFile = (path: string, fd: number, warn: Warn): Stats => {
   const stats = fstatSync(fd);
@@ -219,10 +194,10 @@ export interface SmallFile {
 }
 
 /**
- * Reads a small store file (a secret record, an owner or claim record, the registry) the way {@link openSecure}
- * opens one — no symlink followed, regular files only, loose modes repaired with a warning — but synchronously: these
- * files are a few hundred bytes on a local disk, and the synchronous calls cost a fraction of the CPU of the promise
- * path (see {@link lstatSyncOrUndefined}). `undefined` when the file does not exist.
+ * Reads a small store file (a secret record, an owner or claim record, the registry) the way {@link openSecureSync}
+ * opens one — no symlink followed, regular files only, loose modes repaired with a warning: these files are a few
+ * hundred bytes on a local disk, and the synchronous calls cost a fraction of the CPU of the promise path (see
+ * {@link lstatSyncOrUndefined}). `undefined` when the file does not exist.
  */
 export const readSmallFile = (path: string, warn: Warn): SmallFile | undefined => {
   const opened = openSecureSync(path, warn);
@@ -235,9 +210,9 @@ export const readSmallFile = (path: string, warn: Warn): SmallFile | undefined =
 };
 
 /**
- * {@link openSecure}, synchronously: a descriptor of the regular file at `path` (no symlink followed, loose modes
- * repaired with a warning) and its `fstat`, or `undefined` when it does not exist and `flags` (read-only by default)
- * has no `O_CREAT`. The caller closes it.
+ * Opens an existing or new store file without following a symlink: a descriptor of the regular file at `path` (loose
+ * modes repaired with a warning) and its `fstat`, or `undefined` when it does not exist and `flags` (read-only by
+ * default) has no `O_CREAT`. The caller closes it.
  */
 export const openSecureSync = (
   path: string,
@@ -246,6 +221,7 @@ export const openSecureSync = (
 ): { readonly fd: number; readonly stats: Stats } | undefined => {
   let fd: number;
   try {
+    // O_NONBLOCK: a FIFO planted at a store path must not hang the open (no effect on regular files).
     fd = openSync(path, flags | O_NOFOLLOW | O_NONBLOCK, FILE_MODE);
   } catch (error) {
     const code = errorCode(error);

@@ -1,6 +1,7 @@
 /**
  * What `baton status` knows about an account, computed from the secret store (generation, storage) and the pure
- * fold of its event stream (resumed from the store's checkpoint) evaluated now. Secret-free by construction: only fingerprints and times leave here.
+ * fold of its event stream (resumed from the store's checkpoint) evaluated now. Secret-free by construction: only
+ * fingerprints and times leave here.
  */
 
 import { Clock, Effect } from "effect";
