@@ -4,6 +4,6 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    projects: ["packages/core", "packages/adapters", "packages/cli", "test"],
+    projects: ["packages/core", "packages/adapters", "packages/devserver", "packages/cli", "test"],
   },
 });

@@ -52,7 +52,7 @@ if (!haveNode || !havePnpm) {
 
 // 2. The workspace's dependencies, re-installed only when the lockfile or a manifest changed.
 const manifests = ["pnpm-lock.yaml", "package.json", "pnpm-workspace.yaml"]
-  .concat(["core", "adapters", "cli"].map((p) => join("packages", p, "package.json")))
+  .concat(["core", "adapters", "devserver", "cli"].map((p) => join("packages", p, "package.json")))
   .concat([join("test", "package.json")])
   .map((file) => join(root, file));
 const stampFile = join(root, "node_modules", ".baton-install-stamp");

@@ -6,8 +6,9 @@ export const bundleOptions = {
   format: "esm",
   target: "node22",
   sourcemap: "linked",
-  // oidc-provider is loaded only by the demo's local server; the keychain binding is native.
-  external: ["oidc-provider", "@napi-rs/keyring"],
+  // The local authorization server (its own package, with oidc-provider) is loaded only by `baton demo`; the keychain
+  // binding is native.
+  external: ["@baton/devserver", "@napi-rs/keyring"],
   // Bundled CommonJS dependencies call `require`, which an ES module does not have.
   banner: {
     js: "import { createRequire as __batonCreateRequire } from 'node:module'; const require = __batonCreateRequire(import.meta.url);",

@@ -19,7 +19,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { cpus, freemem, loadavg, release, totalmem } from "node:os";
 import { join } from "node:path";
-import { startAuthorizationServer } from "@baton/adapters/devserver";
+import { startAuthorizationServer } from "@baton/devserver";
 import { loggedInHome, REF } from "./lib/account.mjs";
 import { buildBundle } from "./lib/bundle.mjs";
 import { BATON, BENCH_DIR, fmtMs, fmtRate, fmtRatio, killAllChildren, round } from "./lib/common.mjs";

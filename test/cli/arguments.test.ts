@@ -3,7 +3,7 @@
  * an unknown flag or a missing argument (exit 2), a malformed account reference (exit 2, naming the problem), an
  * unknown provider (exit 5) and an account without credentials (exit 3), each with a message saying what to do.
  */
-import { type AuthorizationServer, startAuthorizationServer } from "@baton/adapters/devserver";
+import { type AuthorizationServer, startAuthorizationServer } from "@baton/devserver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tempHome } from "../support/baton-cli.ts";
 import { cliSession } from "../support/cli-session.ts";

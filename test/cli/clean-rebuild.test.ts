@@ -7,8 +7,8 @@
 import { readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { FileSecretStore } from "@baton/adapters";
-import { type AuthorizationServer, startAuthorizationServer } from "@baton/adapters/devserver";
 import type { AccountRef } from "@baton/core";
+import { type AuthorizationServer, startAuthorizationServer } from "@baton/devserver";
 import { Effect } from "effect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tempHome } from "../support/baton-cli.ts";

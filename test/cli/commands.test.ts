@@ -7,8 +7,8 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { type AuthorizationServer, startAuthorizationServer } from "@baton/adapters/devserver";
 import { fingerprint } from "@baton/core";
+import { type AuthorizationServer, startAuthorizationServer } from "@baton/devserver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tempHome } from "../support/baton-cli.ts";
 import { cliSession, leaks, loginWithCli } from "../support/cli-session.ts";

@@ -6,7 +6,7 @@
  */
 import { appendFile, chmod, mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { type AuthorizationServer, startAuthorizationServer } from "@baton/adapters/devserver";
+import { type AuthorizationServer, startAuthorizationServer } from "@baton/devserver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBaton, tempHome } from "../support/baton-cli.ts";
 import { cliSession, loginWithCli, writeOrphanSession } from "../support/cli-session.ts";

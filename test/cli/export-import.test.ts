@@ -7,7 +7,7 @@
  */
 import { chmod, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { type AuthorizationServer, startAuthorizationServer } from "@baton/adapters/devserver";
+import { type AuthorizationServer, startAuthorizationServer } from "@baton/devserver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Envelope, unseal } from "../../packages/cli/src/export-format.ts";
 import { tempHome } from "../support/baton-cli.ts";

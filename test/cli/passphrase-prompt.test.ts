@@ -6,7 +6,7 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { readFile, rm } from "node:fs/promises";
-import { type AuthorizationServer, startAuthorizationServer } from "@baton/adapters/devserver";
+import { type AuthorizationServer, startAuthorizationServer } from "@baton/devserver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Envelope, unseal } from "../../packages/cli/src/export-format.ts";
 import { BATON, tempHome } from "../support/baton-cli.ts";

@@ -5,8 +5,8 @@
  */
 
 import { type Baton, type BatonEvent, createBaton } from "@baton/adapters";
-import { type AuthorizationServer, startAuthorizationServer } from "@baton/adapters/devserver";
 import { fingerprint } from "@baton/core";
+import { type AuthorizationServer, startAuthorizationServer } from "@baton/devserver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LoggedInAccount, loggedInAccount, REF } from "../support/account.ts";
 import { runBaton } from "../support/baton-cli.ts";

@@ -12,7 +12,7 @@ import type { ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { hostname } from "node:os";
 import { FileLock } from "@baton/adapters";
-import { type AuthorizationServer, type ServerCounters, startAuthorizationServer } from "@baton/adapters/devserver";
+import { type AuthorizationServer, type ServerCounters, startAuthorizationServer } from "@baton/devserver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   claimFiles,

@@ -11,7 +11,7 @@
  * token expires while the smaller rounds run.
  */
 import { createHash } from "node:crypto";
-import { type AuthorizationServer, type ServerCounters, startAuthorizationServer } from "@baton/adapters/devserver";
+import { type AuthorizationServer, type ServerCounters, startAuthorizationServer } from "@baton/devserver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   herd,

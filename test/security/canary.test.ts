@@ -6,7 +6,7 @@
  */
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join, relative } from "node:path";
-import { type AuthorizationServer, startAuthorizationServer } from "@baton/adapters/devserver";
+import { type AuthorizationServer, startAuthorizationServer } from "@baton/devserver";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import {
   accountDir,

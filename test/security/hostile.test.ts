@@ -6,7 +6,7 @@
 import { spawn } from "node:child_process";
 import { chmod, lstat, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { type AuthorizationServer, startAuthorizationServer } from "@baton/adapters/devserver";
+import { type AuthorizationServer, startAuthorizationServer } from "@baton/devserver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { accountDir, addProvider, loginHeadless, REF } from "../support/account.ts";
 import { BATON, runBaton, tempHome } from "../support/baton-cli.ts";

@@ -6,8 +6,8 @@
  */
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { type AuthorizationServer, approveAuthorization } from "@baton/adapters/devserver";
 import type { AccountStatus } from "@baton/core";
+import { type AuthorizationServer, approveAuthorization } from "@baton/devserver";
 import { type BatonOptions, type BatonResult, runBaton, startBaton, tempHome } from "./baton-cli.ts";
 
 export const PROVIDER = "demo";

@@ -9,8 +9,8 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { FileEventStore, FileSecretStore } from "@baton/adapters";
-import { approveAuthorization } from "@baton/adapters/devserver";
 import { type AccountRef, accountKey, type Credentials, fingerprint, type NewAccountEvent } from "@baton/core";
+import { approveAuthorization } from "@baton/devserver";
 import { Effect } from "effect";
 import { BATON, type BatonOptions, type BatonResult, runBaton, startBaton } from "./baton-cli.ts";
 

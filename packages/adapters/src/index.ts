@@ -2,8 +2,8 @@
  * @baton/adapters — the platform side of baton's ports: file stores (secrets, events, claims), the proper-lockfile
  * account lock with its change watcher, Node's host identity, session records, the provider registry (config.json),
  * and OAuth on oauth4webapi (discovery, the refresh token endpoint, loopback PKCE and device logins, revocation).
- * The local authorization server used by tests and the demo is a separate entry point, `@baton/adapters/devserver`,
- * so that oidc-provider loads only when needed.
+ * The local authorization server used by tests and the demo is its own package, `@baton/devserver`: an embedder
+ * installing these adapters does not get oidc-provider.
  */
 export * from "./config/index.ts";
 export * from "./facade/index.ts";

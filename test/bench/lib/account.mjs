@@ -6,7 +6,7 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { approveAuthorization } from "@baton/adapters/devserver";
+import { approveAuthorization } from "@baton/devserver";
 import { BATON, fail, runBaton, sleep, startNode } from "./common.mjs";
 
 export const PROVIDER = "demo";

@@ -6,11 +6,11 @@
 import { chmod, lstat, mkdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ProviderDirectory } from "@baton/core";
+import { type AuthorizationServer, startAuthorizationServer } from "@baton/devserver";
 import { Effect } from "effect";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ProviderRegistry } from "../../src/config/index.ts";
 import type { Discover } from "../../src/config/provider-registry.ts";
-import { type AuthorizationServer, startAuthorizationServer } from "../../src/devserver/index.ts";
 import { discover } from "../../src/oauth/discovery.ts";
 import { failureOf, run, tempHome } from "../oauth/helpers.ts";
 

@@ -2,8 +2,9 @@
  * Tests of authorization server metadata discovery: the real local server (OpenID Connect configuration), the RFC
  * 8414 path taking precedence, and the problems a user must be told about by name.
  */
+
+import { type AuthorizationServer, startAuthorizationServer } from "@baton/devserver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AuthorizationServer, startAuthorizationServer } from "../../src/devserver/index.ts";
 import { discover } from "../../src/oauth/discovery.ts";
 import { failureOf, run, sendJson, startScripted } from "./helpers.ts";
 

@@ -8,8 +8,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type AuthorizationServer, approveAuthorization } from "@baton/devserver";
 import { Cause, Effect, Exit } from "effect";
-import { type AuthorizationServer, approveAuthorization } from "../../src/devserver/index.ts";
 import type { OAuthTarget } from "../../src/oauth/client.ts";
 import { discover } from "../../src/oauth/discovery.ts";
 import type { LoginResult } from "../../src/oauth/grant.ts";

@@ -2,13 +2,14 @@
  * Tests of the device login (RFC 8628): approved and denied headlessly on the local authorization server, and the
  * polling rules (interval, slow_down, expired_token, expiry, backoff on 5xx) against a scripted server.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import {
   type AuthorizationServer,
   approveDeviceCode,
   denyDeviceCode,
   startAuthorizationServer,
-} from "../../src/devserver/index.ts";
+} from "@baton/devserver";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { OAuthTarget } from "../../src/oauth/client.ts";
 import { type DevicePrompt, login } from "../../src/oauth/login-device.ts";
 import { devserverTarget, failureOf, run, type ScriptedServer, sendJson, startScripted } from "./helpers.ts";

@@ -4,8 +4,8 @@
  * the timeout, and the listener being closed afterwards in every case.
  */
 import { networkInterfaces } from "node:os";
+import { type AuthorizationServer, approveAuthorization, startAuthorizationServer } from "@baton/devserver";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type AuthorizationServer, approveAuthorization, startAuthorizationServer } from "../../src/devserver/index.ts";
 import type { OAuthTarget } from "../../src/oauth/client.ts";
 import { type Listening, login } from "../../src/oauth/login-loopback.ts";
 import { browserLogin, canConnect, devserverTarget, failureOf, run } from "./helpers.ts";

@@ -5,16 +5,15 @@
  * introspection.
  */
 import { type RefreshRequest, TokenEndpoint } from "@baton/core";
+import { type AuthorizationServer, isTokenActive, startAuthorizationServer } from "@baton/devserver";
 import { Effect } from "effect";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { StoredProvider } from "../../src/config/provider-config.ts";
 import { addProvider, getProvider } from "../../src/config/provider-registry.ts";
-import { type AuthorizationServer, startAuthorizationServer } from "../../src/devserver/index.ts";
 import type { OAuthTarget } from "../../src/oauth/client.ts";
 import { discover, targetFor } from "../../src/oauth/discovery.ts";
 import { revoke } from "../../src/oauth/revoke.ts";
 import { layer, layerFromProviders } from "../../src/oauth/token-endpoint.ts";
-import { isActive } from "../devserver/oauth-test-client.ts";
 import { browserLogin, failureOf, run, startScripted, tempHome } from "./helpers.ts";
 
 let server: AuthorizationServer;
@@ -226,10 +225,10 @@ describe("client authentication", () => {
 describe("revocation", () => {
   it("revoke - should revoke the refresh token so that introspection says inactive", async () => {
     const { refreshToken } = await signIn();
-    expect(await isActive(server, refreshToken)).toBe(true);
+    expect(await isTokenActive(server, refreshToken)).toBe(true);
     const outcome = await run(revoke(target, refreshToken));
     expect(outcome).toEqual({ revoked: true });
-    expect(await isActive(server, refreshToken)).toBe(false);
+    expect(await isTokenActive(server, refreshToken)).toBe(false);
   });
 
   it("revoke - should say why when the provider has no revocation endpoint", async () => {

@@ -7,10 +7,10 @@ import { Discovery, LoopbackLogin, ProviderConfig, ProviderRegistry } from "@bat
 import { type AccountRef, storeNewCredentials } from "@baton/core";
 import { Effect } from "effect";
 
-export type DemoServer = Awaited<ReturnType<typeof import("@baton/adapters/devserver")["startAuthorizationServer"]>>;
+export type DemoServer = Awaited<ReturnType<typeof import("@baton/devserver")["startAuthorizationServer"]>>;
 
 export const startDemoServer = async (accessTokenTtlSeconds: number, latencyMs: number): Promise<DemoServer> => {
-  const devserver = await import("@baton/adapters/devserver");
+  const devserver = await import("@baton/devserver");
   return devserver.startAuthorizationServer({ accessTokenTtlSeconds, latencyMs });
 };
 
@@ -23,7 +23,7 @@ export const loginDemoAccount = (home: string, server: DemoServer, account: Acco
     );
     yield* ProviderRegistry.setDefaultAccount(home, account.provider, account.account);
     const target = yield* Discovery.targetFor(provider);
-    const devserver = yield* Effect.promise(() => import("@baton/adapters/devserver"));
+    const devserver = yield* Effect.promise(() => import("@baton/devserver"));
     const result = yield* LoopbackLogin.login({
       target,
       scope: server.scopes,

@@ -1,5 +1,5 @@
 /**
- * Public API of baton's local authorization server (`@baton/adapters/devserver`): start and control the server,
+ * Public API of baton's local authorization server (`@baton/devserver`): start and control the server,
  * act as the user in the authorization code and device flows, and the constants tests build requests from.
  */
 export {
@@ -19,6 +19,7 @@ export {
   denyDeviceCode,
   HeadlessUserError,
 } from "./headless-user.ts";
+export { isTokenActive } from "./introspection.ts";
 export {
   DEMO_ACCOUNT_ID,
   DEVICE_CODE_GRANT_TYPE,

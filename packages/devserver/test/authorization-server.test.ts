@@ -11,13 +11,13 @@ import {
   type AuthorizationServer,
   approveAuthorization,
   HeadlessUserError,
+  isTokenActive,
   startAuthorizationServer,
-} from "../../src/devserver/index.ts";
+} from "../src/index.ts";
 import {
   authorizationUrl,
   createPkce,
   discover,
-  isActive,
   postForm,
   refresh,
   signIn,
@@ -171,7 +171,7 @@ describe("refresh", () => {
     const newest = await refresh(server, rotated.refreshToken);
     expect(newest.status).toBe(400);
     expect(newest.body.error).toBe("invalid_grant");
-    expect(await isActive(server, rotated.accessToken)).toBe(false);
+    expect(await isTokenActive(server, rotated.accessToken)).toBe(false);
     expect(server.counters()).toMatchObject({ refreshGrants: 1, reuseErrors: 2, grantsRevoked: 1 });
   });
 
@@ -196,7 +196,7 @@ describe("revocation and introspection", () => {
       client_id: server.clientId,
     });
     expect(ownIntrospection.body).toMatchObject({ active: true, client_id: server.clientId, sub: "demo-user" });
-    expect(await isActive(server, tokens.refreshToken)).toBe(true);
+    expect(await isTokenActive(server, tokens.refreshToken)).toBe(true);
 
     const revocation = await postForm(`${server.issuer}/token/revocation`, {
       token: tokens.refreshToken,
@@ -204,8 +204,8 @@ describe("revocation and introspection", () => {
       client_id: server.clientId,
     });
     expect(revocation.status).toBe(200);
-    expect(await isActive(server, tokens.refreshToken)).toBe(false);
-    expect(await isActive(server, tokens.accessToken)).toBe(false);
+    expect(await isTokenActive(server, tokens.refreshToken)).toBe(false);
+    expect(await isTokenActive(server, tokens.accessToken)).toBe(false);
     expect((await refresh(server, tokens.refreshToken)).body.error).toBe("invalid_grant");
     expect(server.counters().grantsRevoked).toBe(1);
   });
@@ -251,9 +251,9 @@ describe("access token lifetime", () => {
     try {
       const tokens = await signIn(shortLived);
       expect(tokens.expiresIn).toBe(1);
-      expect(await isActive(shortLived, tokens.accessToken)).toBe(true);
+      expect(await isTokenActive(shortLived, tokens.accessToken)).toBe(true);
       await new Promise((resolve) => setTimeout(resolve, 1100));
-      expect(await isActive(shortLived, tokens.accessToken)).toBe(false);
+      expect(await isTokenActive(shortLived, tokens.accessToken)).toBe(false);
       const userinfo = await fetch(`${shortLived.issuer}/me`, {
         headers: { authorization: `Bearer ${tokens.accessToken}` },
       });

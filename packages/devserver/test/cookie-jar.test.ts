@@ -2,7 +2,7 @@
  * Tests of the headless user's cookie jar: host and path matching, expiry and deletion.
  */
 import { describe, expect, it } from "vitest";
-import { CookieJar } from "../../src/devserver/index.ts";
+import { CookieJar } from "../src/index.ts";
 
 const site = new URL("http://127.0.0.1:4000/auth/abc");
 

@@ -8,9 +8,10 @@ import {
   approveDeviceCode,
   denyDeviceCode,
   HeadlessUserError,
+  isTokenActive,
   startAuthorizationServer,
-} from "../../src/devserver/index.ts";
-import { isActive, pollDeviceCode, postForm, stringField, tokensFrom } from "./oauth-test-client.ts";
+} from "../src/index.ts";
+import { pollDeviceCode, postForm, stringField, tokensFrom } from "./oauth-test-client.ts";
 
 let server: AuthorizationServer;
 
@@ -55,7 +56,7 @@ describe("device flow", () => {
 
     await approveDeviceCode(server, userCode);
     const tokens = tokensFrom(await pollDeviceCode(server, deviceCode));
-    expect(await isActive(server, tokens.accessToken)).toBe(true);
+    expect(await isTokenActive(server, tokens.accessToken)).toBe(true);
     expect(server.counters()).toMatchObject({ deviceApprovals: 1, tokenRequests: 2, reuseErrors: 0 });
 
     const again = await pollDeviceCode(server, deviceCode);

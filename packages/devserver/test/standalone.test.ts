@@ -8,7 +8,7 @@ import {
   parseStandaloneOptions,
   type StandaloneAuthorizationServer,
   spawnStandaloneAuthorizationServer,
-} from "../../src/devserver/index.ts";
+} from "../src/index.ts";
 import { refresh, type ServerUnderTest, signIn } from "./oauth-test-client.ts";
 
 let standalone: StandaloneAuthorizationServer;

@@ -4,8 +4,8 @@
  * not the client under development.
  */
 import { createHash, randomBytes } from "node:crypto";
-import type { AuthorizationServer } from "../../src/devserver/index.ts";
-import { approveAuthorization, DEVICE_CODE_GRANT_TYPE } from "../../src/devserver/index.ts";
+import type { AuthorizationServer } from "../src/index.ts";
+import { approveAuthorization, DEVICE_CODE_GRANT_TYPE } from "../src/index.ts";
 
 /** What the helpers need to know about a server: an in-process `AuthorizationServer` or a standalone one. */
 export type ServerUnderTest = Pick<AuthorizationServer, "issuer" | "clientId" | "scopes">;
@@ -128,20 +128,4 @@ export function pollDeviceCode(server: ServerUnderTest, deviceCode: string): Pro
     client_id: server.clientId,
     device_code: deviceCode,
   });
-}
-
-/** Introspects a token as the confidential introspection client; returns the `active` flag. */
-export async function isActive(
-  server: Pick<AuthorizationServer, "issuer" | "introspectionClient">,
-  token: string,
-): Promise<boolean> {
-  const { clientId, clientSecret } = server.introspectionClient;
-  const basic = Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString("base64");
-  const response = await postForm(
-    `${server.issuer}/token/introspection`,
-    { token },
-    { authorization: `Basic ${basic}` },
-  );
-  if (response.status !== 200) throw new Error(`introspection failed: HTTP ${response.status}`);
-  return response.body.active === true;
 }
