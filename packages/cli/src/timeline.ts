@@ -31,6 +31,14 @@ export const describeEvent = (event: AccountEvent): string => {
       return `provider rejected generation ${event.generation}: ${event.error}`;
     case "refresh.in-doubt":
       return `generation ${event.generation} attempt ${event.attempt} IN DOUBT (sent by pid ${event.claimant.pid} on ${event.claimant.host} at ${absoluteTime(event.claimant.at)}, no answer stored)`;
+    case "refresh.resolved":
+      return event.outcome === "not-rotated"
+        ? `generation ${event.generation} attempt ${event.attempt} resolved: never rotated (${event.via}); it may be presented once more`
+        : `generation ${event.generation} attempt ${event.attempt} resolved: rotated, the answer is lost (${event.via})`;
+    case "account.exported":
+      return event.moved
+        ? `exported generation ${event.generation} and removed it here (moved)`
+        : `exported generation ${event.generation} (the copy shares this login's token family)`;
     case "account.revoked":
       return `account revoked (${event.reason}) at generation ${event.generation}; login needed`;
     case "account.logged-out":

@@ -24,7 +24,20 @@ export const Credentials = Schema.Struct({
 });
 export type Credentials = typeof Credentials.Type;
 
-/** A token endpoint's successful answer, already validated by the adapter that received it. */
+/** Who an account's tokens belong to, from a validated ID token at login (not secret; shown by `status`). */
+export interface Identity {
+  readonly subject?: string;
+  readonly email?: string;
+  readonly name?: string;
+}
+
+/**
+ * A token endpoint's successful answer, already validated by the adapter that received it. Once a server has answered
+ * a refresh with a new refresh token, the rotation has happened: the answer is stored whatever else is wrong with it
+ * (SPEC §3 step 7). What is wrong is carried along instead of failing: `withheld` says why the access token must not
+ * be handed out (it is stored as already expired, so the next use refreshes), `problems` are secret-free notes for the
+ * log and the event (an ID token that failed validation, a skewed clock).
+ */
 export interface TokenSet {
   readonly accessToken: string;
   readonly refreshToken: string | undefined;
@@ -32,6 +45,14 @@ export interface TokenSet {
   /** Lifetime in seconds, when the server said. */
   readonly expiresIn: number | undefined;
   readonly scope: string | undefined;
+  /** Why the access token must not be handed out (e.g. a wider scope than granted, I10). */
+  readonly withheld?: string;
+  /** Secret-free notes about the answer that did not stop it being stored. */
+  readonly problems?: ReadonlyArray<string>;
+  /** How far this machine's clock is ahead of the server's (its `Date` header), in ms; positive: we are ahead. */
+  readonly clockSkewMs?: number;
+  /** Who the tokens belong to (logins with a validated ID token). */
+  readonly identity?: Identity;
 }
 
 /** What can be said about credentials in the open: fingerprints and times, never token values. */
@@ -58,11 +79,13 @@ export const DEFAULT_LIFETIME_SECONDS = 3600;
 
 /**
  * The next generation built from a refresh answer. A response without a refresh token keeps the old one (I10), and
- * a response without a scope keeps the granted scope (RFC 6749 §5.1: scope is omitted when unchanged).
+ * a response without a scope keeps the granted scope (RFC 6749 §5.1: scope is omitted when unchanged). A withheld
+ * access token is stored as already expired (never handed out), and the granted scope is kept: a refresh never
+ * widens what the account holds (I10).
  */
 export const nextGeneration = (previous: Credentials, tokens: TokenSet, now: number): Credentials => {
   const refreshToken = tokens.refreshToken ?? previous.refreshToken;
-  const scope = tokens.scope ?? previous.scope;
+  const scope = tokens.withheld === undefined ? (tokens.scope ?? previous.scope) : previous.scope;
   return {
     version: 1,
     account: previous.account,
@@ -70,7 +93,7 @@ export const nextGeneration = (previous: Credentials, tokens: TokenSet, now: num
     accessToken: tokens.accessToken,
     ...(refreshToken === undefined ? {} : { refreshToken }),
     tokenType: tokens.tokenType,
-    expiresAt: now + (tokens.expiresIn ?? DEFAULT_LIFETIME_SECONDS) * 1000,
+    expiresAt: tokens.withheld === undefined ? now + (tokens.expiresIn ?? DEFAULT_LIFETIME_SECONDS) * 1000 : now,
     obtainedAt: now,
     ...(scope === undefined ? {} : { scope }),
     issuer: previous.issuer,

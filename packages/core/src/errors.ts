@@ -9,7 +9,7 @@ import { Data } from "effect";
 /** The account cannot get a token without a new login. */
 export class LoginRequired extends Data.TaggedError("LoginRequired")<{
   readonly account: string;
-  readonly reason: "no-credentials" | "revoked" | "in-doubt" | "no-refresh-token" | "logged-out";
+  readonly reason: "no-credentials" | "revoked" | "in-doubt" | "no-refresh-token" | "logged-out" | "issuer-changed";
   readonly message: string;
 }> {}
 
@@ -23,7 +23,9 @@ export class Retryable extends Data.TaggedError("Retryable")<{
     | "network"
     | "in-flight-elsewhere"
     | "store-unavailable"
-    | "persist-failed";
+    | "persist-failed"
+    | "backing-off"
+    | "interrupted";
   readonly message: string;
   readonly retryAfterMs?: number;
 }> {}
@@ -50,8 +52,10 @@ export class StoreFailure extends Data.TaggedError("StoreFailure")<{
 
 /**
  * A token endpoint failure, classified. `processed` says whether the server may have acted on the request:
- * `"no"` (never reached, or refused before processing: 5xx/429 answers), `"yes"` (it answered with an error, e.g.
- * `invalid_grant`), `"unknown"` (sent, no answer: in doubt, I9).
+ * `"no"` (never reached, or refused before processing: 503, 429), `"yes"` (it answered with an error, e.g.
+ * `invalid_grant`), `"unknown"` (sent, and no usable answer: a timeout, a reset, or a 500/502/504 that a gateway may
+ * return after the server rotated — in doubt, I9). `clockSkewMs` is how far this machine's clock is ahead of the
+ * server's (from its `Date` header), when that was measured.
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-5.2
  */
 export class TokenEndpointFailure extends Data.TaggedError("TokenEndpointFailure")<{
@@ -74,6 +78,7 @@ export class TokenEndpointFailure extends Data.TaggedError("TokenEndpointFailure
   /** RFC 6749 §5.2 `error_description`. */
   readonly errorDescription?: string;
   readonly retryAfterMs?: number;
+  readonly clockSkewMs?: number;
 }> {}
 
 /** The lock could not be taken or was lost. */

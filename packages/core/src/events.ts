@@ -18,7 +18,18 @@ const envelope = {
   pid: Schema.Int,
 };
 
-/** New credentials were durably stored (after a login, a refresh or an import). */
+/** Who the tokens belong to, from a validated ID token at login (not secret). */
+const Identity = Schema.Struct({
+  subject: Schema.optionalKey(Schema.String),
+  email: Schema.optionalKey(Schema.String),
+  name: Schema.optionalKey(Schema.String),
+});
+
+/**
+ * New credentials were durably stored (after a login, a refresh or an import). `problems` are secret-free notes
+ * about an answer that was stored anyway (the rotation had happened); `clockSkewMs` is this machine's clock minus the
+ * server's when measured; `origin` names where imported credentials came from (a file format, another tool).
+ */
 export const CredentialsStored = Schema.Struct({
   ...envelope,
   type: Schema.Literal("credentials.stored"),
@@ -28,14 +39,23 @@ export const CredentialsStored = Schema.Struct({
   refreshFp: Schema.optionalKey(Fingerprint),
   expiresAt: Schema.Finite,
   scope: Schema.optionalKey(Schema.String),
+  identity: Schema.optionalKey(Identity),
+  clockSkewMs: Schema.optionalKey(Schema.Finite),
+  problems: Schema.optionalKey(Schema.Array(Schema.String)),
+  origin: Schema.optionalKey(Schema.String),
 });
 
-/** The exclusive right to present generation `generation` was taken (attempt 1, or 2 inside a grace window). */
+/**
+ * The exclusive right to present generation `generation` was taken (attempt 1; a later attempt only after the
+ * previous one was released as not processed, or as the one retry of an in-doubt attempt). `refreshFp` is the
+ * fingerprint of the refresh token presented: two claims with the same one are a reuse (replay flags it).
+ */
 export const RefreshClaimed = Schema.Struct({
   ...envelope,
   type: Schema.Literal("refresh.claimed"),
   generation: Generation,
   attempt: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)),
+  refreshFp: Schema.optionalKey(Fingerprint),
 });
 
 /** A refresh failed without losing the account: the current generation stays and the caller may retry later. */
@@ -64,6 +84,19 @@ export const RefreshInDoubt = Schema.Struct({
   claimant: Schema.Struct({ host: Schema.String, pid: Schema.Int, at: Schema.Finite }),
 });
 
+/**
+ * An in-doubt attempt was resolved: the provider's introspection endpoint (RFC 7662) said the presented refresh token
+ * is still active (`not-rotated`: it may be presented once more) or no longer active (`rotated`: the answer is lost).
+ */
+export const RefreshResolved = Schema.Struct({
+  ...envelope,
+  type: Schema.Literal("refresh.resolved"),
+  generation: Generation,
+  attempt: Schema.Int,
+  outcome: Schema.Literals(["not-rotated", "rotated"]),
+  via: Schema.Literal("introspection"),
+});
+
 /** The account needs a new login. The last good record is kept for diagnosis (I4). */
 export const AccountRevoked = Schema.Struct({
   ...envelope,
@@ -78,6 +111,17 @@ export const AccountLoggedOut = Schema.Struct({
   type: Schema.Literal("account.logged-out"),
   generation: Schema.Int,
   remoteRevoked: Schema.Boolean,
+});
+
+/**
+ * The credentials were exported. The copy shares one token family with the original; with `moved` the local copy was
+ * removed afterwards (the login was handed over), which leaves the account unauthenticated here.
+ */
+export const AccountExported = Schema.Struct({
+  ...envelope,
+  type: Schema.Literal("account.exported"),
+  generation: Generation,
+  moved: Schema.Boolean,
 });
 
 /** A process waited for the account lock before it could decide. */
@@ -103,8 +147,10 @@ export const AccountEvent = Schema.Union([
   RefreshFailed,
   RefreshRejected,
   RefreshInDoubt,
+  RefreshResolved,
   AccountRevoked,
   AccountLoggedOut,
+  AccountExported,
   LockWaited,
   LogRepaired,
 ]);
@@ -114,8 +160,28 @@ export type AccountEventType = AccountEvent["type"];
 /** An event before the store numbers it. */
 export type NewAccountEvent = AccountEvent extends infer E ? (E extends AccountEvent ? Omit<E, "seq"> : never) : never;
 
-/** The schema version this build writes and reads. */
-export const EVENT_SCHEMA_VERSION = 1;
-
 export const decodeAccountEvent = Schema.decodeUnknownExit(AccountEvent);
 export const encodeAccountEvent = Schema.encodeSync(AccountEvent);
+
+/**
+ * What one process did in one refresh flight (a diagnostic, not a protocol record; see `EventStore.note`): when it
+ * needed a token and when it had one (or gave up), whether and how long it waited for another process, and how it
+ * ended — `refreshed` (it presented and stored the next generation), `adopted` (a newer generation appeared in the
+ * store), `served` (it kept a still-valid token while another process refreshed), `gave-up` (an error; `reason` says
+ * which). `host` and `pid` name the lane in `replay --trace` / `--html`.
+ */
+export const FlightNote = Schema.Struct({
+  v: Schema.Literal(1),
+  host: Schema.String,
+  pid: Schema.Int,
+  startedAt: Schema.Finite,
+  endedAt: Schema.Finite,
+  outcome: Schema.Literals(["refreshed", "adopted", "served", "gave-up"]),
+  generation: Schema.Int,
+  waitedFrom: Schema.optionalKey(Schema.Finite),
+  waitedUntil: Schema.optionalKey(Schema.Finite),
+  reason: Schema.optionalKey(Schema.String),
+});
+export type FlightNote = typeof FlightNote.Type;
+
+export const decodeFlightNote = Schema.decodeUnknownExit(FlightNote);

@@ -76,6 +76,16 @@ const PersistedContext = Schema.Struct({
   claim: Schema.optionalKey(Claim),
   inDoubt: Schema.optionalKey(Claim),
   revokedReason: Schema.optionalKey(Schema.Literals(["invalid_grant", "in-doubt"])),
+  failures: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+  retryAt: Schema.optionalKey(Schema.Finite),
+  identity: Schema.optionalKey(
+    Schema.Struct({
+      subject: Schema.optionalKey(Schema.String),
+      email: Schema.optionalKey(Schema.String),
+      name: Schema.optionalKey(Schema.String),
+    }),
+  ),
+  clockSkewMs: Schema.optionalKey(Schema.Finite),
   lastSeq: Schema.Int,
 });
 const decodeContext = Schema.decodeUnknownExit(PersistedContext);
@@ -121,6 +131,9 @@ export const restoreFold = (persisted: unknown, thresholdMs: number): StreamFold
     claim: c.claim,
     inDoubt: c.inDoubt,
     revokedReason: c.revokedReason,
+    retryAt: c.retryAt,
+    identity: c.identity,
+    clockSkewMs: c.clockSkewMs,
   };
   try {
     const snapshot = lifecycleMachine.resolveState({

@@ -8,6 +8,7 @@
  * answer in the running system, in `baton replay` and in the tests.
  */
 import { assign, type initialTransition, setup } from "xstate";
+import type { Identity } from "./credentials.ts";
 import type { AccountEvent } from "./events.ts";
 import { DEFAULT_THRESHOLD_MS, freshness } from "./policy.ts";
 
@@ -42,6 +43,14 @@ export interface LifecycleContext {
   readonly claim: ClaimInfo | undefined;
   readonly inDoubt: ClaimInfo | undefined;
   readonly revokedReason: "invalid_grant" | "in-doubt" | undefined;
+  /** Refresh attempts refused since the last stored generation (backoff, SPEC §3 step 7). */
+  readonly failures: number;
+  /** The server asked not to be asked again before this time (`Retry-After`), if it did. */
+  readonly retryAt: number | undefined;
+  /** Who the tokens belong to, from the last login that said. */
+  readonly identity: Identity | undefined;
+  /** This machine's clock minus the server's at the last stored generation, when measured. */
+  readonly clockSkewMs: number | undefined;
   readonly lastSeq: number;
 }
 
@@ -71,6 +80,16 @@ export const lifecycleMachine = setup({
     expiredAfter: ({ context, event }) => freshnessAfter(context, event) === "expired",
     expiringAfter: ({ context, event }) => freshnessAfter(context, event) === "expiring",
     isNewer: ({ context, event }) => event.type === "credentials.stored" && event.generation > context.generation,
+    moved: ({ event }) => event.type === "account.exported" && event.moved,
+    notRotated: ({ event }) => event.type === "refresh.resolved" && event.outcome === "not-rotated",
+    notRotatedExpired: ({ context, event }) =>
+      event.type === "refresh.resolved" &&
+      event.outcome === "not-rotated" &&
+      freshnessAfter(context, event) === "expired",
+    notRotatedExpiring: ({ context, event }) =>
+      event.type === "refresh.resolved" &&
+      event.outcome === "not-rotated" &&
+      freshnessAfter(context, event) === "expiring",
     newerExpired: ({ context, event }) =>
       event.type === "credentials.stored" &&
       event.generation > context.generation &&
@@ -101,6 +120,10 @@ export const lifecycleMachine = setup({
         claim: undefined,
         inDoubt: undefined,
         revokedReason: undefined,
+        failures: 0,
+        retryAt: undefined,
+        identity: event.identity ?? (event.source === "login" ? undefined : context.identity),
+        clockSkewMs: event.clockSkewMs,
       };
     }),
     claim: assign(({ event }) =>
@@ -118,9 +141,16 @@ export const lifecycleMachine = setup({
           }
         : {},
     ),
-    fail: assign(({ event }) =>
+    fail: assign(({ context, event }) =>
       event.type === "refresh.failed"
-        ? { now: event.at, lastSeq: event.seq, claim: undefined, lastError: { reason: event.reason, at: event.at } }
+        ? {
+            now: event.at,
+            lastSeq: event.seq,
+            claim: undefined,
+            lastError: { reason: event.reason, at: event.at },
+            failures: context.failures + 1,
+            retryAt: event.retryAfterMs === undefined ? context.retryAt : event.at + event.retryAfterMs,
+          }
         : {},
     ),
     reject: assign(({ event }) =>
@@ -150,8 +180,17 @@ export const lifecycleMachine = setup({
         ? { now: event.at, lastSeq: event.seq, claim: undefined, revokedReason: event.reason }
         : {},
     ),
+    resolve: assign(({ event }) =>
+      event.type === "refresh.resolved"
+        ? {
+            now: event.at,
+            lastSeq: event.seq,
+            ...(event.outcome === "not-rotated" ? { inDoubt: undefined } : {}),
+          }
+        : {},
+    ),
     clear: assign(({ event }) =>
-      event.type === "account.logged-out"
+      event.type === "account.logged-out" || event.type === "account.exported"
         ? {
             now: event.at,
             lastSeq: event.seq,
@@ -181,11 +220,17 @@ export const lifecycleMachine = setup({
     claim: undefined,
     inDoubt: undefined,
     revokedReason: undefined,
+    failures: 0,
+    retryAt: undefined,
+    identity: undefined,
+    clockSkewMs: undefined,
     lastSeq: 0,
   }),
   initial: "unauthenticated",
   on: {
     "account.logged-out": { target: ".unauthenticated", actions: "clear" },
+    "account.exported": [{ guard: "moved", target: ".unauthenticated", actions: "clear" }, { actions: "advance" }],
+    "refresh.resolved": { actions: "resolve" },
     "lock.waited": { actions: "advance" },
     "log.repaired": { actions: "advance" },
     "clock.tick": { actions: "advance" },
@@ -249,6 +294,12 @@ export const lifecycleMachine = setup({
     },
     inDoubt: {
       on: {
+        "refresh.resolved": [
+          { guard: "notRotatedExpired", target: "#account.active.expired", actions: "resolve" },
+          { guard: "notRotatedExpiring", target: "#account.active.expiring", actions: "resolve" },
+          { guard: "notRotated", target: "#account.active.valid", actions: "resolve" },
+          { actions: "resolve" },
+        ],
         "credentials.stored": [
           { guard: "newerExpired", target: "#account.active.expired", actions: "store" },
           { guard: "newerExpiring", target: "#account.active.expiring", actions: "store" },

@@ -2,7 +2,7 @@
  * The refresh protocol, one situation at a time (SPEC §3 step 7, §6): each test sets up the in-memory world, runs one
  * or two simulated processes, and checks the outcome and the events recorded.
  */
-import { Cause, Effect, Exit, Layer, PubSub } from "effect";
+import { Cause, Effect, Exit, Layer, PubSub, Random } from "effect";
 import { describe, expect, it } from "vitest";
 import {
   type AccountRef,
@@ -20,10 +20,14 @@ import {
 const account: AccountRef = { provider: "sim", account: "work" };
 const key = accountKey(account);
 
-const setup = async (graceWindowSeconds = 0) => {
+/** No jitter: backoffs are their minimum (a Retry-After, or none), so the tests are deterministic. */
+const noJitter = { nextIntUnsafe: () => 0, nextDoubleUnsafe: () => 0 };
+
+const setup = async (graceWindowSeconds = 0, options: { readonly introspection?: boolean } = {}) => {
   const world = Memory.makeWorld();
   const server = new Memory.SimulatedServer();
   server.accessTtlSeconds = 3600;
+  server.introspection = options.introspection ?? false;
   const profile: ProviderProfile = {
     name: "sim",
     issuer: server.issuer,
@@ -31,6 +35,7 @@ const setup = async (graceWindowSeconds = 0) => {
     scope: "openid",
     graceWindowSeconds,
     deviceOnly: false,
+    introspection: options.introspection ?? false,
   };
   const layer = (pid: number) => Memory.processLayer(world, server, pid, { profiles: [profile] });
   await Effect.runPromise(
@@ -51,7 +56,9 @@ const setup = async (graceWindowSeconds = 0) => {
           lockWaitMs: 300,
           watchFallbackMs: 20,
           persistRetryMs: 1_500,
+          introspectAfterMs: 50,
         }),
+        Effect.provideService(Random.Random, noJitter),
       ),
     );
   const events = () => world.events.get(key) ?? [];
@@ -104,15 +111,17 @@ describe("refresh protocol scenarios", () => {
     expect(server.presentations).toHaveLength(1);
   });
 
-  it("refresh - given a 5xx, should keep the still-valid token, release the claim and succeed later", async () => {
+  it("refresh - given a 503, should fail retryable (it did not rotate), keep the token, release the claim and succeed later", async () => {
     const { run, server, world } = await setup();
     let faults = 1;
     server.nextFault = () => (faults-- > 0 ? "server-error" : "none");
     const current = world.secrets.get(key);
     const forced = await run(2, (t) => t.refresh(account));
-    expect(Exit.isSuccess(forced) && forced.value.generation).toBe(1);
+    expect(errorOf(forced)).toMatchObject({ _tag: "Retryable", reason: "server-error" });
     expect(world.secrets.get(key)).toEqual(current);
-    const retried = await run(3, (t) => t.refresh(account));
+    const fresh = await run(3, (t) => t.accessToken(account));
+    expect(Exit.isSuccess(fresh) && fresh.value).toBe(current?.accessToken);
+    const retried = await run(4, (t) => t.refresh(account));
     expect(Exit.isSuccess(retried) && retried.value.generation).toBe(2);
   });
 
@@ -164,6 +173,8 @@ describe("refresh protocol scenarios", () => {
             claimant: { host: world.host, pid: 9, at: 0 },
             presenting: true,
             released: undefined,
+            refreshFp: undefined,
+            rotated: false,
           },
         ],
       ]),
@@ -187,6 +198,8 @@ describe("refresh protocol scenarios", () => {
             claimant: { host: world.host, pid: 9, at: 0 },
             presenting: false,
             released: undefined,
+            refreshFp: undefined,
+            rotated: false,
           },
         ],
       ]),
@@ -211,6 +224,8 @@ describe("refresh protocol scenarios", () => {
             claimant: { host: world.host, pid: 9, at: 0 },
             presenting: true,
             released: undefined,
+            refreshFp: undefined,
+            rotated: false,
           },
         ],
       ]),
@@ -273,13 +288,17 @@ describe("refresh protocol scenarios", () => {
     expect(errorOf(exit)).toMatchObject({ _tag: "NotFound", what: "provider" });
   });
 
-  it("refresh - should never widen scope (I10)", async () => {
+  it("refresh - given a wider scope than granted, should keep the rotation but never hand out its access token (I10)", async () => {
     const { run, server, world } = await setup();
     const original = server.present.bind(server);
     server.present = (token, _scope, pid) => original(token, "openid admin", pid);
     const exit = await run(2, (t) => t.refresh(account));
     expect(errorOf(exit)).toMatchObject({ _tag: "InvalidInput" });
-    expect(world.secrets.get(key)?.generation).toBe(1);
+    const stored = world.secrets.get(key);
+    expect(stored?.generation).toBe(2);
+    expect(stored?.scope).toBe("openid");
+    expect(stored?.expiresAt).toBe(stored?.obtainedAt);
+    expect(server.presentations).toHaveLength(1);
   });
 
   it("accessToken - with 16 in-process callers, should make one server call (single flight)", async () => {

@@ -131,6 +131,7 @@ export const toProfile = (provider: StoredProvider): ProviderProfile => ({
   scope: provider.scope,
   graceWindowSeconds: provider.graceWindowSeconds,
   deviceOnly: provider.deviceOnly,
+  introspection: typeof provider.metadata?.introspection_endpoint === "string",
 });
 
 export const storedProvider = (config: BatonConfig, name: string): StoredProvider | undefined => {

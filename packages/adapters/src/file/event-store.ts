@@ -19,15 +19,21 @@
  *
  * The `log.repaired` event takes `host`/`pid` from the HostIdentity service and `at` from Effect's Clock, like every
  * other event the protocol writes.
+ *
+ * Flight notes (the diagnostics `replay` draws, see the port) go to `flights.log` beside the log, in the same
+ * checksummed-line format: one `write` on an `O_APPEND` descriptor per note, no sync, no lock, errors ignored — a
+ * note costs a few tens of microseconds and never delays the protocol.
  */
-import { closeSync, constants, ftruncateSync, writeSync } from "node:fs";
+import { closeSync, constants, ftruncateSync, readFileSync, writeSync } from "node:fs";
 import { join, relative, sep } from "node:path";
 import {
   type AccountEvent,
   type AccountRef,
+  decodeFlightNote,
   EventStore,
   type EventStoreShape,
   encodeAccountEvent,
+  type FlightNote,
   type FoldPurpose,
   HostIdentity,
   type NewAccountEvent,
@@ -35,8 +41,18 @@ import {
   type StoreFailure,
   type StreamFold,
 } from "@baton/core";
-import { Clock, Effect, Layer } from "effect";
-import { corruptRecordsWarning, forgetLog, formatLine, judge, parseLine, readRange, refreshLog } from "./event-log.ts";
+import { Clock, Effect, Exit, Layer } from "effect";
+import {
+  corruptRecordsWarning,
+  forgetLog,
+  formatCheckedLine,
+  formatLine,
+  judge,
+  parseCheckedLine,
+  parseLine,
+  readRange,
+  refreshLog,
+} from "./event-log.ts";
 import { type FoldOptions, foldLogFile } from "./fold-checkpoint.ts";
 import {
   accountParts,
@@ -59,6 +75,7 @@ import {
 export { checksum, formatLine, parseLine } from "./event-log.ts";
 
 export const EVENTS_FILE = "events.log";
+export const FLIGHTS_FILE = "flights.log";
 /** How long an unterminated last line must stay unchanged before it counts as torn. */
 export const TORN_TAIL_SETTLE_MS = 20;
 
@@ -241,7 +258,45 @@ export const make = (
   const accounts = (): Effect.Effect<ReadonlyArray<AccountRef>, StoreFailure> =>
     runFs("list the accounts in", join(home, "accounts"), (warn) => listAccounts(home, EVENTS_FILE, warn));
 
-  return { append, read, fold, accounts };
+  const note = (account: AccountRef, flight: FlightNote): Effect.Effect<void> =>
+    runFsSync("note a flight in", where(account), (warn) => {
+      const dir = secureDirSync(home, accountParts(home, account), warn);
+      if (dir === undefined) return;
+      const opened = openSecureSync(
+        join(dir, FLIGHTS_FILE),
+        warn,
+        constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT,
+      );
+      if (opened === undefined) return;
+      try {
+        writeSync(opened.fd, formatCheckedLine(flight));
+      } finally {
+        closeSync(opened.fd);
+      }
+    }).pipe(Effect.ignore);
+
+  const notes = (account: AccountRef): Effect.Effect<ReadonlyArray<FlightNote>, StoreFailure> =>
+    runFsSync("read the flight notes in", where(account), (warn) => {
+      const dir = secureDirSync(home, accountParts(home, account), warn);
+      const opened = dir === undefined ? undefined : openSecureSync(join(dir, FLIGHTS_FILE), warn);
+      if (opened === undefined) return [];
+      let content: Buffer;
+      try {
+        content = readFileSync(opened.fd);
+      } finally {
+        closeSync(opened.fd);
+      }
+      const found: Array<FlightNote> = [];
+      let start = 0;
+      for (let nl = content.indexOf(0x0a); nl >= 0; nl = content.indexOf(0x0a, start)) {
+        const decoded = decodeFlightNote(parseCheckedLine(content.subarray(start, nl)));
+        if (Exit.isSuccess(decoded)) found.push(decoded.value);
+        start = nl + 1;
+      }
+      return found;
+    });
+
+  return { append, read, fold, accounts, note, notes };
 };
 
 /** The file event store as a layer; needs HostIdentity (for the `log.repaired` event's host and pid). */

@@ -59,9 +59,6 @@ export const readOwnerSync = (lockDir: string): LockOwner | undefined => {
   }
 };
 
-/** {@link readOwnerSync} for async callers. */
-export const readOwner = async (lockDir: string): Promise<LockOwner | undefined> => readOwnerSync(lockDir);
-
 type Callback = (error: NodeJS.ErrnoException | null) => void;
 type StatCallback = (error: NodeJS.ErrnoException | null, stats?: nodeFs.Stats) => void;
 
@@ -147,7 +144,7 @@ export const recoverDeadLock = async (accountDir: string, owner: LockOwner): Pro
     throw error;
   }
   try {
-    if ((await readOwner(lockDir))?.nonce !== owner.nonce) return "gone";
+    if (readOwnerSync(lockDir)?.nonce !== owner.nonce) return "gone";
     const tombstone = join(accountDir, `${TOMBSTONE_PREFIX}${owner.pid}-${randomBytes(6).toString("hex")}`);
     try {
       await rename(lockDir, tombstone);
@@ -155,7 +152,7 @@ export const recoverDeadLock = async (accountDir: string, owner: LockOwner): Pro
       if (errorCode(error) === "ENOENT") return "gone";
       throw error;
     }
-    if ((await readOwner(tombstone))?.nonce !== owner.nonce) {
+    if (readOwnerSync(tombstone)?.nonce !== owner.nonce) {
       // Only proper-lockfile's stale takeover can have replaced it meanwhile: give that lock back.
       await rename(tombstone, lockDir).catch(() => undefined);
       return "kept";
@@ -165,4 +162,20 @@ export const recoverDeadLock = async (accountDir: string, owner: LockOwner): Pro
   } finally {
     await unlink(marker).catch(() => undefined);
   }
+};
+
+/**
+ * Removes this process's own lock directory when proper-lockfile no longer tracks it (it declared the lock
+ * compromised): renamed to a tombstone (atomic), checked to carry our nonce, then deleted; anything else found there
+ * is put back.
+ */
+export const removeOwnLock = async (accountDir: string, owner: LockOwner): Promise<void> => {
+  const lockDir = join(accountDir, LOCK_DIR);
+  const tombstone = join(accountDir, `${TOMBSTONE_PREFIX}${owner.pid}-${randomBytes(6).toString("hex")}`);
+  await rename(lockDir, tombstone);
+  if (readOwnerSync(tombstone)?.nonce !== owner.nonce) {
+    await rename(tombstone, lockDir).catch(() => undefined);
+    return;
+  }
+  await rm(tombstone, { recursive: true, force: true });
 };

@@ -8,19 +8,20 @@
  *   library's default throws from a timer and would kill the process.
  * - The lock directory holds `owner.json` `{host, pid, nonce}` (lock-owner.ts). `release` removes the directory only
  *   while it still carries this lease's nonce.
- * - Dead holders (I5): when `tryAcquire` finds the lock held by a process on THIS host that is dead
- *   (`HostIdentity.isAlive` → "dead", i.e. `kill(pid, 0)` says ESRCH), it takes an exclusive recovery marker for that
- *   dead lock (one recoverer at a time), renames the lock directory to a unique tombstone, checks the tombstone
- *   carries the dead owner's nonce, removes it and tries once more (see lock-owner.ts). A SIGKILLed holder thus
- *   blocks others for milliseconds (measured by the tests: ~4-14 ms from the kill) once its parent has reaped it.
- *   SIGINT/SIGTERM/normal exits remove the lock at once (proper-lockfile's exit hook).
- * - Bound for everything else (holders on other hosts, an owner record missing, a pid reused by a live process, a
- *   zombie not yet reaped): proper-lockfile's stale rule — the heartbeat mtime is older than `staleMs`. The heartbeat
- *   runs every `updateMs` and its first mtime may lie up to 1 s ahead, so such a lock is taken over at most ~11 s
- *   after its holder died (plus the waiter's watch fallback interval). A live holder's lock is never taken over while
- *   its heartbeat runs; one whose event loop stalls past `staleMs` can lose it (the lease then reports `lost`), which
- *   is why the claim exists. Comparing the mtime with this host's clock is proper-lockfile's rule, used only as this
- *   fallback bound, never for safety.
+ * - Holders on this host (I5): the lock directory's owner record decides, never the wall clock. A live owner's lock
+ *   (`HostIdentity.isAlive` → "alive", or another instance in this process) is never taken over, however old its
+ *   heartbeat looks — a wall clock that jumps forward would otherwise make every heartbeat stale. A dead owner's lock
+ *   (`kill(pid, 0)` says ESRCH) is recovered at once: an exclusive recovery marker for that dead lock (one recoverer at
+ *   a time), a rename of the lock directory to a unique tombstone, a check that the tombstone carries the dead owner's
+ *   nonce, its removal and one more attempt (see lock-owner.ts). A SIGKILLed holder thus blocks others for
+ *   milliseconds (measured by the tests: ~4-14 ms from the kill) once its parent has reaped it. SIGINT/SIGTERM/normal
+ *   exits remove the lock at once (proper-lockfile's exit hook, or the holder's own release).
+ * - Bound for everything else (no readable owner record, an owner on another host sharing this home): proper-lockfile's
+ *   stale rule — the heartbeat mtime is older than `staleMs`. The heartbeat runs every `updateMs` and its first mtime
+ *   may lie up to 1 s ahead, so such a lock is taken over at most ~11 s after its holder died (plus the waiter's watch
+ *   fallback interval). Comparing the mtime with this host's clock is used only as this fallback bound, never for
+ *   safety (I1 rests on the claim). A holder whose own heartbeat declares the lock compromised (a stalled event loop,
+ *   a clock jump) still removes its directory on release when the owner record carries its nonce.
  */
 import { randomBytes } from "node:crypto";
 import { sep } from "node:path";
@@ -35,7 +36,7 @@ import {
   type LockLease,
 } from "@baton/core";
 import { Effect, Layer, type Scope } from "effect";
-import { type LockOwner, lockFs, readOwner, readOwnerSync, recoverDeadLock } from "./lock-owner.ts";
+import { type LockOwner, lockFs, readOwnerSync, recoverDeadLock, removeOwnLock } from "./lock-owner.ts";
 import {
   accountParts,
   describeAccount,
@@ -51,7 +52,7 @@ import {
 } from "./paths.ts";
 import { acquireWatch, makeWatcher, releaseWatch } from "./watcher.ts";
 
-export { type LockOwner, readOwner } from "./lock-owner.ts";
+export { type LockOwner, readOwnerSync } from "./lock-owner.ts";
 export { LOCK_DIR, OWNER_FILE, RECOVERY_PREFIX, TOMBSTONE_PREFIX } from "./paths.ts";
 
 type ProperLockfile = typeof import("proper-lockfile");
@@ -160,14 +161,16 @@ export const make = (options: FileLockOptions, identity: HostIdentityShape): Acc
         const release = Effect.promise(async () => {
           if (state.released) return;
           state.released = true;
-          if (state.lost) return;
           // Never remove a lock that someone else took over while we were stalled.
-          if ((await readOwner(lockDir))?.nonce !== owner.nonce) {
+          if (readOwnerSync(lockDir)?.nonce !== owner.nonce) {
             state.lost = true;
             logWarning(`the lock ${lockDir} was taken over by another process before it was released`);
             return;
           }
-          await unlock().catch(() => undefined);
+          // proper-lockfile forgets a lock it declared compromised (e.g. its heartbeat saw the wall clock jump): the
+          // directory is still ours (the nonce says so), so it is removed the way a dead holder's would be.
+          if (state.lost) await removeOwnLock(accountDir, owner).catch(() => undefined);
+          else await unlock().catch(() => undefined);
         });
         const lease: LockLease = { release, lost: Effect.sync(() => state.lost) };
         return lease;
@@ -181,20 +184,15 @@ export const make = (options: FileLockOptions, identity: HostIdentityShape): Acc
             }),
     });
 
-  /**
-   * A cheap look before proper-lockfile: when the lock directory exists and its heartbeat is fresh, proper-lockfile
-   * would only fail with ELOCKED after a `mkdir` and a `stat`, so go straight to the owner check. A waiter woken many
-   * times thus costs one `lstat` per look (docs/performance.md, herd).
-   */
-  const freshLockDir = (lockDir: string): Effect.Effect<boolean, LockFailure> =>
+  /** The lock directory's `lstat`, or `undefined` when there is none; a symlink there is refused. */
+  const lookAtLockDir = (lockDir: string) =>
     Effect.try({
       try: () => {
         const existing = lstatSyncOrUndefined(lockDir);
         if (existing?.isSymbolicLink() === true) {
           throw new LockFailure({ reason: "io", message: `refusing ${lockDir}: it is a symbolic link` });
         }
-        // proper-lockfile's own stale rule (heartbeat mtime against this host's clock); see the module comment.
-        return existing !== undefined && existing.mtimeMs >= Date.now() - staleMs;
+        return existing;
       },
       catch: (error) =>
         error instanceof LockFailure
@@ -213,29 +211,37 @@ export const make = (options: FileLockOptions, identity: HostIdentityShape): Acc
       const logWarning = (message: string) => {
         Effect.runForkWith(context)(Effect.logWarning(message));
       };
-      if (!(yield* freshLockDir(lockDir))) {
+      const existing = yield* lookAtLockDir(lockDir);
+      if (existing === undefined) {
         const first = yield* attempt(accountDir, logWarning);
-        if (first !== "held") return first;
+        return first === "held" ? undefined : first;
       }
       const owner = readOwnerSync(lockDir);
-      if (owner === undefined || owner.host !== identity.host || owner.pid === identity.pid) return undefined;
-      if ((yield* identity.isAlive(owner.host, owner.pid)) !== "dead") return undefined;
-      const gone = yield* Effect.tryPromise({
-        try: () => recoverDeadLock(accountDir, owner),
-        catch: (error) =>
-          new LockFailure({
-            reason: "io",
-            message:
-              `could not remove the lock of dead process ${owner.pid} in ${accountDir} ` +
-              `(${errorCode(error) ?? String(error)})`,
-          }),
-      });
-      if (gone === "kept") return undefined;
-      if (gone === "removed") {
-        yield* Effect.logWarning(`recovered the lock ${lockDir} of dead process ${owner.pid}`);
+      if (owner !== undefined && owner.host === identity.host) {
+        // I5: a lock of a live process on this host is never taken over, whatever its heartbeat's mtime says (a wall
+        // clock that jumped forward makes every heartbeat look stale). Another instance in this process is alive too.
+        if (owner.pid === identity.pid) return undefined;
+        if ((yield* identity.isAlive(owner.host, owner.pid)) !== "dead") return undefined;
+        const gone = yield* Effect.tryPromise({
+          try: () => recoverDeadLock(accountDir, owner),
+          catch: (error) =>
+            new LockFailure({
+              reason: "io",
+              message:
+                `could not remove the lock of dead process ${owner.pid} in ${accountDir} ` +
+                `(${errorCode(error) ?? String(error)})`,
+            }),
+        });
+        if (gone === "kept") return undefined;
+        if (gone === "removed") yield* Effect.logWarning(`recovered the lock ${lockDir} of dead process ${owner.pid}`);
+        const second = yield* attempt(accountDir, logWarning);
+        return second === "held" ? undefined : second;
       }
-      const second = yield* attempt(accountDir, logWarning);
-      return second === "held" ? undefined : second;
+      // No readable owner, or one on another host (a home shared over the network): proper-lockfile's stale rule is
+      // the only bound left (see the module comment). A fresh heartbeat means held, without a `mkdir` attempt.
+      if (existing.mtimeMs >= Date.now() - staleMs) return undefined;
+      const stale = yield* attempt(accountDir, logWarning);
+      return stale === "held" ? undefined : stale;
     }).pipe(withMutex(`${describeAccount(home, account)}${sep}${LOCK_DIR}`));
 
   const watch = (account: AccountRef): Effect.Effect<ChangeWatcher, LockFailure, Scope.Scope> =>

@@ -39,9 +39,11 @@ import {
   runFsSync,
   secureDir,
   secureDirSync,
+  tempName,
   type Warn,
   type WriteFaults,
   withMutex,
+  writeNewFile,
 } from "./paths.ts";
 
 export const SECRET_FILE = "secret.json";
@@ -170,7 +172,16 @@ export const make = (options: FileSecretStoreOptions): SecretStoreShape => {
   const list = (): Effect.Effect<ReadonlyArray<AccountRef>, StoreFailure> =>
     runFs("list the accounts in", join(home, "accounts"), (warn) => listAccounts(home, SECRET_FILE, warn));
 
-  return { kind: "file", read, write, remove, list };
+  /** The account directory can be made and written: a durable temp file is created there and removed again. */
+  const probe = (account: AccountRef): Effect.Effect<void, StoreFailure> =>
+    runFs("write a probe file in", describeAccount(home, account), async (warn) => {
+      const dir = (await secureDir(home, accountParts(home, account), true, warn)) ?? describeAccount(home, account);
+      const path = tempName(join(dir, SECRET_FILE));
+      await writeNewFile(path, "");
+      await unlink(path);
+    });
+
+  return { kind: "file", read, write, probe, remove, list };
 };
 
 /** The file secret store as a layer. */

@@ -13,7 +13,10 @@
  *   the latest generation; the protocol keeps tokens in memory itself.
  * - A record that is not JSON or fails the `Credentials` schema is reported as `StoreFailure` reason `corrupt`,
  *   naming the item. It is NOT deleted: the item stays in the keychain, untouched, for diagnosis; `remove` (logout)
- *   deletes it without reading it, after which a login stores generation 1 again.
+ *   deletes it without reading it (a later login continues the account's generations from its event stream).
+ * - The port's `probe(account)` writes, reads back and deletes a transient item of the same service (named
+ *   `probe-<pid>-<random>`, never an account name), so a login fails before the browser step when the keychain is
+ *   locked or gone.
  * - Every keychain call is bounded by `timeoutMs` (default 45 s, long enough for a user to answer an unlock prompt).
  *   On expiry the call fails with reason `unavailable` explaining that the keychain may be locked or prompting. The
  *   abandoned native call may still complete later; at worst it stores the very record that timed out.
@@ -154,7 +157,10 @@ export const makeWith = (backend: KeyringBackend, options: KeychainSecretStoreOp
       ),
     );
 
-  return { kind: "keychain", read, write, remove, list };
+  const probeStore = (): Effect.Effect<void, StoreFailure> =>
+    probe({ service, timeoutMs, backend }).pipe(Effect.asVoid);
+
+  return { kind: "keychain", read, write, probe: probeStore, remove, list };
 };
 
 /** The keychain store over @napi-rs/keyring. */

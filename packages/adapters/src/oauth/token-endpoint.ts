@@ -1,7 +1,9 @@
 /**
  * The core's `TokenEndpoint` port on oauth4webapi: the refresh grant (RFC 6749 §6) sent with
  * `refreshTokenGrantRequest` and processed with `processRefreshTokenResponse`, every failure classified into a
- * `TokenEndpointFailure` (see token-response.ts for the table).
+ * `TokenEndpointFailure` (see token-response.ts for the table), and token introspection (RFC 7662) of a refresh token
+ * to resolve an in-doubt refresh. The clock skew against the server is measured from each answer's `Date` header
+ * (policy.ts `clockSkew`) and travels with the result or the failure.
  *
  * The request never carries `scope`: RFC 6749 §6 then grants exactly the original scope, so a refresh never asks for
  * more (I10). Tokens go only to the provider registered for the account, and only if the request's issuer and client
@@ -11,6 +13,8 @@
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-6
  */
 import {
+  clockSkew,
+  type IntrospectionOutcome,
   type RefreshRequest,
   TokenEndpoint,
   TokenEndpointFailure,
@@ -76,18 +80,80 @@ export const refresh = (
       catch: (error) => classifyThrown(error, exchange, secrets),
     }).pipe(Effect.ensuring(Effect.suspend(() => Effect.logDebug(describeExchange(target, exchange)))));
     const now = yield* Clock.currentTimeMillis;
+    const clockSkewMs = measuredSkew(response, exchange);
     const outcome = yield* Effect.promise(() =>
-      processRefreshAnswer(target, response, { requestedScope: request.scope, secrets, now }),
+      processRefreshAnswer(target, response, { requestedScope: request.scope, secrets, now, clockSkewMs }),
     );
-    if (outcome instanceof TokenEndpointFailure) return yield* outcome;
-    return outcome;
+    if (outcome instanceof TokenEndpointFailure) return yield* withSkew(outcome, clockSkewMs);
+    return clockSkewMs === undefined ? outcome : { ...outcome, clockSkewMs };
   });
+
+/** This machine's clock minus the server's, from the answer's `Date` header and the exchange's times. */
+const measuredSkew = (response: Response, exchange: Exchange): number | undefined => {
+  const date = Date.parse(response.headers.get("date") ?? "");
+  const sentAt = exchange.sentAt ?? exchange.startedAt;
+  if (!Number.isFinite(date) || sentAt === undefined || exchange.respondedAt === undefined) return undefined;
+  return Math.round(clockSkew(date, sentAt, exchange.respondedAt));
+};
+
+const withSkew = (failure: TokenEndpointFailure, clockSkewMs: number | undefined): TokenEndpointFailure =>
+  clockSkewMs === undefined
+    ? failure
+    : new TokenEndpointFailure({
+        reason: failure.reason,
+        processed: failure.processed,
+        message: failure.message,
+        ...(failure.status === undefined ? {} : { status: failure.status }),
+        ...(failure.error === undefined ? {} : { error: failure.error }),
+        ...(failure.errorDescription === undefined ? {} : { errorDescription: failure.errorDescription }),
+        ...(failure.retryAfterMs === undefined ? {} : { retryAfterMs: failure.retryAfterMs }),
+        clockSkewMs,
+      });
+
+/**
+ * Asks `target`'s introspection endpoint whether `refreshToken` is still active (RFC 7662 §2). "unavailable" when the
+ * provider advertises none, refuses this client, or answers anything unusable — never a failure: the caller then
+ * falls back to the provider's grace window.
+ * @see https://www.rfc-editor.org/rfc/rfc7662#section-2.1
+ */
+export const introspect = (
+  target: OAuthTarget,
+  refreshToken: string,
+  http: HttpOptions = {},
+): Effect.Effect<IntrospectionOutcome> => {
+  if (typeof target.metadata.introspection_endpoint !== "string") return Effect.succeed("unavailable");
+  return Effect.tryPromise({
+    try: async (signal) => {
+      const response = await oauth.introspectionRequest(
+        authorizationServer(target),
+        client(target),
+        clientAuthentication(target),
+        refreshToken,
+        {
+          ...requestOptions(target.issuer, http, newExchange(), signal),
+          additionalParameters: { token_type_hint: "refresh_token" },
+        },
+      );
+      const answer = await oauth.processIntrospectionResponse(authorizationServer(target), client(target), response);
+      return answer.active === true ? ("active" as const) : ("inactive" as const);
+    },
+    catch: () => "unavailable" as const,
+  }).pipe(
+    Effect.orElseSucceed(() => "unavailable" as const),
+    Effect.tap((outcome) => Effect.logDebug(`introspection at ${target.metadata.introspection_endpoint}: ${outcome}`)),
+  );
+};
 
 /** Finds where and as whom a request may be presented. */
 export type ResolveTarget = (request: RefreshRequest) => Effect.Effect<OAuthTarget, TokenEndpointFailure>;
 
 export const make = (resolve: ResolveTarget, http: HttpOptions = {}): TokenEndpointShape => ({
   refresh: (request) => Effect.flatMap(resolve(request), (target) => refresh(target, request, http)),
+  introspect: (request) =>
+    resolve(request).pipe(
+      Effect.flatMap((target) => introspect(target, request.refreshToken, http)),
+      Effect.orElseSucceed(() => "unavailable" as const),
+    ),
 });
 
 const notSent = (message: string, reason: "issuer_mismatch" | "network" = "issuer_mismatch") =>

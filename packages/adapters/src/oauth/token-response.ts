@@ -1,21 +1,28 @@
 /**
- * Processing of refresh-grant answers: every outcome becomes a validated `TokenSet` or a `TokenEndpointFailure`
- * whose `processed` field tells the protocol whether the server may have rotated the refresh token.
+ * Processing of refresh-grant answers: every outcome becomes a `TokenSet` or a `TokenEndpointFailure` whose
+ * `processed` field tells the protocol whether the server may have rotated the refresh token.
  *
- *   answer                                            reason              processed
- *   200, valid                                        (TokenSet)
- *   200, not JSON / fails validation / huge numbers   malformed_response  unknown  (it may have rotated)
- *   200, scope wider than granted                     scope_widened       unknown
- *   other 2xx                                         malformed_response  unknown
- *   3xx                                               oauth_error         no       (a token endpoint never redirects)
- *   400/401 invalid_grant                             invalid_grant       yes
- *   400/401 invalid_client, or 401 without a body     invalid_client      yes
- *   4xx temporarily_unavailable / server_error code   server_error        no
- *   other 4xx (RFC 6749 §5.2 codes or none)           oauth_error         yes
- *   408, 5xx                                          server_error        no       (Retry-After honoured)
- *   429                                               rate_limited        no       (Retry-After honoured)
- *   nothing sent (refused, DNS, TLS, local problem)   network / oauth_error no
- *   sent, then reset or timeout                       timeout             unknown
+ *   answer                                              result / reason     processed
+ *   200, valid                                          (TokenSet)
+ *   200 with a usable new refresh token, anything else  (TokenSet, with `withheld` / `problems`: the rotation is kept;
+ *     wrong (ID token, token_type, scope, expires_in)     an unusable access token is never handed out)
+ *   200 without a usable refresh token, and invalid     malformed_response  unknown  (it may have rotated)
+ *   other 2xx                                           malformed_response  unknown
+ *   3xx                                                 oauth_error         no       (a token endpoint never redirects)
+ *   400/401 invalid_grant                               invalid_grant       yes
+ *   400/401 invalid_client, or 401 without a body       invalid_client      yes
+ *   4xx temporarily_unavailable / server_error code     server_error        no
+ *   other 4xx (RFC 6749 §5.2 codes or none)             oauth_error         yes
+ *   408 (the request never arrived whole), 503          server_error        no       (Retry-After honoured)
+ *   429                                                 rate_limited        no       (Retry-After honoured)
+ *   500, 502, 504, other 5xx                            server_error        unknown  (a gateway may answer them after
+ *                                                                                      the server rotated: in doubt)
+ *   nothing sent (refused, DNS, TLS, local problem)     network / oauth_error no
+ *   sent, then reset or timeout                         timeout             unknown
+ *
+ * What "processed" means per status is the product's choice, documented in docs/refresh-protocol.md: 503 and 429 are
+ * refusals before processing (RFC 9110 §15.6.4, RFC 6585 §4); 500 may come from the server after it acted; 502 and 504
+ * come from gateways that forwarded the request and lost (or never got) the answer — the server may have rotated.
  *
  * Messages carry the status, sanitized RFC 6749 §5.2 `error` / `error_description` and oauth4webapi's fixed
  * validation messages; never a body, a token or anything token-like (I8).
@@ -40,6 +47,8 @@ export interface ResponseContext {
   readonly secrets: ReadonlyArray<string>;
   /** Now, in ms since the epoch (for Retry-After dates). */
   readonly now: number;
+  /** This machine's clock minus the server's, from the answer's `Date` header, when it had one. */
+  readonly clockSkewMs?: number | undefined;
 }
 
 type Fields = ConstructorParameters<typeof TokenEndpointFailure>[0];
@@ -178,29 +187,93 @@ export const toTokenSet = (json: oauth.TokenEndpointResponse): TokenSet | string
   };
 };
 
-/** 200: oauth4webapi's validation (types, token_type, ID token claims), then baton's own limits and I10. */
+/** The answer's JSON object, read leniently (for salvaging a rotation oauth4webapi refused); `undefined` if none. */
+const lenientBody = async (response: Response): Promise<Record<string, unknown> | undefined> => {
+  try {
+    const body: unknown = JSON.parse(await response.text());
+    return typeof body === "object" && body !== null && !Array.isArray(body)
+      ? (body as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * A 200 answer as a `TokenSet` when it carries what a rotation must not lose, whatever else is wrong with it
+ * (SPEC §3 step 7): a usable new refresh token, or — from a server that does not rotate — a usable access token.
+ * What is wrong becomes `withheld` (the access token is stored but never handed out) or `problems`. Without either,
+ * the answer is malformed and its outcome unknown (I9).
+ */
+const salvage = (
+  body: Record<string, unknown> | undefined,
+  validationProblem: string | undefined,
+  context: ResponseContext,
+): TokenSet | TokenEndpointFailure => {
+  const refresh = body?.refresh_token;
+  if (refresh !== undefined && (typeof refresh !== "string" || refresh.length === 0 || !VISIBLE_ASCII.test(refresh))) {
+    return malformed("its refresh_token is unusable (empty, not a string, or not visible ASCII)");
+  }
+  const access = body?.access_token;
+  const accessUsable = typeof access === "string" && access.length > 0 && VISIBLE_ASCII.test(access);
+  if (refresh === undefined && (!accessUsable || validationProblem !== undefined)) {
+    return malformed(validationProblem ?? "its access_token is unusable");
+  }
+  const tokenType = typeof body?.token_type === "string" ? body.token_type : "";
+  const expiresIn = body?.expires_in;
+  const scope = typeof body?.scope === "string" ? body.scope : undefined;
+  const problems = validationProblem === undefined ? [] : [validationProblem];
+  const lifetimeOk =
+    typeof expiresIn === "number" &&
+    Number.isFinite(expiresIn) &&
+    expiresIn >= 0 &&
+    expiresIn <= MAX_EXPIRES_IN_SECONDS;
+  if (expiresIn !== undefined && !lifetimeOk)
+    problems.push("expires_in is out of range; the default lifetime was used");
+  const withheld = !accessUsable
+    ? "an unusable access token (empty, not a string, or not visible ASCII)"
+    : tokenType.toLowerCase() !== "bearer"
+      ? "a token_type that is not Bearer"
+      : widensScope(context.requestedScope, scope)
+        ? `a wider scope than granted (${safeServerText(scope, context.secrets) ?? "?"})`
+        : undefined;
+  return {
+    // A withheld access token is stored already expired and never handed out; an unusable one is not kept at all.
+    accessToken: accessUsable ? access : "withheld",
+    refreshToken: refresh,
+    tokenType: "Bearer",
+    expiresIn: lifetimeOk ? expiresIn : undefined,
+    scope,
+    ...(withheld === undefined ? {} : { withheld }),
+    ...(problems.length === 0 ? {} : { problems }),
+  };
+};
+
+/**
+ * 200: oauth4webapi's validation (types, token_type, ID token claims — with the clock skew measured from the
+ * answer's `Date` header, so a machine whose clock is off does not refuse a valid ID token), then baton's own limits
+ * and I10. A rotation is never thrown away: see {@link salvage}.
+ */
 const processSuccess = async (
   target: OAuthTarget,
   response: Response,
   context: ResponseContext,
 ): Promise<TokenSet | TokenEndpointFailure> => {
+  const copy = response.clone();
+  const skewSeconds = context.clockSkewMs === undefined ? undefined : Math.round(context.clockSkewMs / 1000);
+  const skewedClient =
+    skewSeconds === undefined ? client(target) : { ...client(target), [oauth.clockSkew]: -skewSeconds };
   let json: oauth.TokenEndpointResponse;
   try {
-    json = await oauth.processRefreshTokenResponse(authorizationServer(target), client(target), response);
+    json = await oauth.processRefreshTokenResponse(authorizationServer(target), skewedClient, response);
   } catch (error) {
-    return malformed(`the answer is unusable: ${safeServerText(describeThrown(error), context.secrets) ?? "invalid"}`);
+    const problem = `the answer failed validation: ${safeServerText(describeThrown(error), context.secrets) ?? "invalid"}`;
+    return salvage(await lenientBody(copy), problem, context);
   }
-  const tokens = toTokenSet(json);
-  if (typeof tokens === "string") return malformed(tokens);
-  if (widensScope(context.requestedScope, tokens.scope)) {
-    return failure({
-      reason: "scope_widened",
-      processed: "unknown",
-      status: 200,
-      message: `the token endpoint granted a wider scope than the account holds (${safeServerText(tokens.scope, context.secrets) ?? "?"})`,
-    });
-  }
-  return tokens;
+  const strict = toTokenSet(json);
+  if (typeof strict === "string") return salvage(await lenientBody(copy), undefined, context);
+  if (widensScope(context.requestedScope, strict.scope)) return salvage(await lenientBody(copy), undefined, context);
+  return strict;
 };
 
 /** Classifies a refresh-grant answer. Never rejects. */
@@ -221,12 +294,21 @@ export const processRefreshAnswer = async (
         ...retryAfter(response, context.now),
       });
     }
-    if (status === 408 || status >= 500) {
+    if (status === 408 || status === 503) {
       return failure({
         reason: "server_error",
         processed: "no",
         status,
         message: `the token endpoint answered HTTP ${status}`,
+        ...retryAfter(response, context.now),
+      });
+    }
+    if (status >= 500) {
+      return failure({
+        reason: "server_error",
+        processed: "unknown",
+        status,
+        message: `the token endpoint answered HTTP ${status}, which a gateway may send after the server rotated`,
         ...retryAfter(response, context.now),
       });
     }

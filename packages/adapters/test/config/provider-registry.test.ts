@@ -67,6 +67,7 @@ describe("provider add", () => {
       scope: server.scopes,
       graceWindowSeconds: 5,
       deviceOnly: false,
+      introspection: true,
     });
   });
 

@@ -1,8 +1,8 @@
 /**
  * The contract every SecretStore adapter must meet, as a reusable vitest suite: not-found reads as `undefined`,
  * round trips, compare-and-set on the generation (I2: a wrong expectation conflicts and changes nothing, an older
- * generation never overwrites a newer one, exactly one of 20 racing writers wins), remove, list, and independent
- * accounts. Each test gets a fresh store from `makeLayer` and calls its `cleanup` afterwards. Tokens are random per run.
+ * generation never overwrites a newer one, exactly one of 20 racing writers wins), remove, list, independent
+ * accounts, and a writability probe that leaves nothing behind. Each test gets a fresh store from `makeLayer` and calls its `cleanup` afterwards. Tokens are random per run.
  *
  * `options.skipReason`, when set, reports every test as skipped with that note (used when the backing service, such
  * as a keychain, is not reachable on this machine); `options.failReason` makes every test fail with that message
@@ -195,6 +195,23 @@ export const secretStoreContract = (
         (result) => {
           expect(result.one).toBeUndefined();
           expect(result.two).toEqual(twoRecord);
+        },
+      ),
+    );
+
+    const probed = freshAccount();
+    it(
+      "probe - should succeed on a usable store and leave no record behind",
+      withStore(
+        (s) =>
+          Effect.gen(function* () {
+            const before = yield* s.list();
+            yield* s.probe(probed);
+            return { before, after: yield* s.list(), read: yield* s.read(probed) };
+          }),
+        ({ before, after, read }) => {
+          expect(after).toEqual(before);
+          expect(read).toBeUndefined();
         },
       ),
     );

@@ -4,7 +4,7 @@
  * change counter between `next` calls, and a compromised lease turning into `lost` instead of a crash.
  */
 
-import { lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, utimesSync } from "node:fs";
+import { lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -13,6 +13,7 @@ import { Effect, Layer } from "effect";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { layerFileStores } from "../../src/file/index.ts";
 import * as FileLock from "../../src/file/lock.ts";
+import { lstatSyncOrUndefined } from "../../src/file/paths.ts";
 import { account, makeHome, preciseNow, runWith, startChild } from "./helpers.ts";
 
 let home: string;
@@ -227,7 +228,23 @@ describe("file account lock", () => {
     );
     expect(lost).toEqual({ before: false, after: true });
     expect(logs.some((l) => l.includes("was lost"))).toBe(true);
-    // The lock directory is not removed by the release of a lost lease.
+    // Nobody took it over (the owner record still carries this holder's nonce): its release removes it.
+    expect(lstatSyncOrUndefined(lockDir())).toBeUndefined();
+  });
+
+  it("release - should leave a lock that another owner took over while this holder stalled", async () => {
+    const logs: Array<string> = [];
+    await runWith(
+      home,
+      Effect.gen(function* () {
+        const lease = yield* tryAcquire;
+        const ownerPath = join(lockDir(), "owner.json");
+        writeFileSync(ownerPath, JSON.stringify({ host: "elsewhere", pid: 1, nonce: "00112233445566778899" }));
+        yield* lease!.release;
+      }),
+      logs,
+    );
     expect(lstatSync(lockDir()).isDirectory()).toBe(true);
+    expect(logs.some((l) => l.includes("taken over"))).toBe(true);
   });
 });

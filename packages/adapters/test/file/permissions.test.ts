@@ -39,7 +39,7 @@ describe("file store permissions", () => {
           );
           yield* ClaimStore.use((s) =>
             Effect.all([
-              s.claim(account, 1, 1, { host: "h", pid: 1, at: 1 }),
+              Effect.scoped(s.acquire(account, 1, { claimant: { host: "h", pid: 1, at: 1 }, refreshFp: undefined })),
               s.markPresenting(account, 1, 1),
               s.release(account, 1, 1, "test"),
             ]),
@@ -73,7 +73,11 @@ describe("file store permissions", () => {
     symlinkSync(target, join(accountDir, "claims"));
     const failure = await runWith(
       home,
-      Effect.flip(ClaimStore.use((s) => s.claim(account, 1, 1, { host: "h", pid: 1, at: 1 }))),
+      Effect.flip(
+        ClaimStore.use((s) =>
+          Effect.scoped(s.acquire(account, 1, { claimant: { host: "h", pid: 1, at: 1 }, refreshFp: undefined })),
+        ),
+      ),
     );
     expect(failure).toMatchObject({ _tag: "StoreFailure", reason: "permission" });
     expect(readdirSync(target)).toEqual([]);

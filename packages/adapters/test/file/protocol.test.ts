@@ -23,6 +23,7 @@ const profile = {
   scope: "read",
   graceWindowSeconds: 0,
   deviceOnly: false,
+  introspection: false,
 };
 
 /** Makes the stored access token expired (as a new generation, so the CAS rules hold). */
@@ -65,13 +66,19 @@ describe("refresh protocol over the file stores", () => {
     }
     expect(generations).toEqual([[2], [4], [6]]);
     expect(server.presentations.map((p) => p.outcome)).toEqual(["rotated", "rotated", "rotated"]);
-    const [events, claims] = await runWith(
+    const [events, claims, pruned] = await runWith(
       home,
-      Effect.all([EventStore.use((s) => s.read(account)), ClaimStore.use((s) => s.list(account, 1))]),
+      Effect.all([
+        EventStore.use((s) => s.read(account)),
+        ClaimStore.use((s) => s.list(account, 5)),
+        ClaimStore.use((s) => s.list(account, 1)),
+      ]),
     );
     expect(events.filter((e) => e.type === "refresh.claimed")).toHaveLength(3);
     expect(events.filter((e) => e.type === "credentials.stored")).toHaveLength(3);
     expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
-    expect(claims).toMatchObject([{ generation: 1, attempt: 1, presenting: true, released: undefined }]);
+    expect(claims).toMatchObject([{ generation: 5, attempt: 1, presenting: true, released: undefined }]);
+    // Claims of generations a newer one superseded are pruned by the rotation after.
+    expect(pruned).toEqual([]);
   });
 });

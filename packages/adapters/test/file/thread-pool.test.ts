@@ -73,7 +73,10 @@ describe("durable writes and the thread pool", () => {
   it("claim - should create the claim and its presenting marker with fsyncs only", async () => {
     const trips = await fsTrips(
       ClaimStore.use((s) =>
-        Effect.all([s.claim(account, 1, 1, { host: "h", pid: 1, at: 1 }), s.markPresenting(account, 1, 1)]),
+        Effect.all([
+          Effect.scoped(s.acquire(account, 1, { claimant: { host: "h", pid: 1, at: 1 }, refreshFp: undefined })),
+          s.markPresenting(account, 1, 1),
+        ]),
       ),
     );
     // claims/ is new: its parent's fsync; the claim: file + directory; the marker: file + directory.

@@ -26,11 +26,18 @@ export interface Expected {
   readonly retryAfterMs?: number | "date";
 }
 
+/**
+ * A 200 answer with something wrong in it: `salvaged` — it carries a usable new refresh token, so the rotation must be
+ * kept (tokens returned, the problem flagged in `withheld` or `problems`); `salvaged-or-malformed` — no refresh token,
+ * so either is acceptable, but never unflagged.
+ */
+export type Salvage = "salvaged" | "salvaged-or-malformed";
+
 export interface AnswerCase {
   readonly label: string;
   readonly behaviour: Behaviour;
   /** `undefined` when the answer is valid: the adapter must return these tokens. */
-  readonly expected: Expected | undefined;
+  readonly expected: Expected | Salvage | undefined;
   readonly body?: Record<string, unknown>;
   /** Strings that must never appear in an error. */
   readonly secrets: ReadonlyArray<string>;
@@ -78,10 +85,17 @@ const malformed = fc
     const mutated: Record<string, unknown> = { ...body };
     if (value === undefined) delete mutated[field];
     else mutated[field] = value;
+    const expected: Expected | Salvage =
+      field === "refresh_token"
+        ? { reason: "malformed_response", processed: "unknown", status: 200 }
+        : mutated.refresh_token !== undefined
+          ? "salvaged"
+          : "salvaged-or-malformed";
     return {
       label: `200 with bad ${field}`,
       behaviour: json(200, mutated),
-      expected: { reason: "malformed_response", processed: "unknown", status: 200 },
+      expected,
+      body: mutated,
       secrets: [body.access_token, ...(body.refresh_token === undefined ? [] : [body.refresh_token])],
     };
   });
@@ -90,7 +104,8 @@ const wider = fc.tuple(validBody, fc.constantFrom("admin", "write:all", "offline
   ([body, extra]): AnswerCase => ({
     label: "200 with a wider scope",
     behaviour: json(200, { ...body, scope: `${REQUESTED_SCOPE} ${extra}` }),
-    expected: { reason: "scope_widened", processed: "unknown", status: 200 },
+    expected: "salvaged",
+    body: { ...body, scope: `${REQUESTED_SCOPE} ${extra}` },
     secrets: [body.access_token, ...(body.refresh_token === undefined ? [] : [body.refresh_token])],
   }),
 );
@@ -163,17 +178,19 @@ const non200 = fc
     const expected: Expected =
       status === 429
         ? { reason: "rate_limited", processed: "no", status }
-        : status === 408 || (status >= 500 && status <= 599)
+        : status === 408 || status === 503
           ? { reason: "server_error", processed: "no", status }
-          : status >= 600
-            ? { reason: "malformed_response", processed: "unknown" }
-            : status === 401
-              ? { reason: "invalid_client", processed: "yes", status }
-              : status >= 400
-                ? { reason: "oauth_error", processed: "yes", status }
-                : status >= 300
-                  ? { reason: "oauth_error", processed: "no", status }
-                  : { reason: "malformed_response", processed: "unknown", status };
+          : status >= 500 && status <= 599
+            ? { reason: "server_error", processed: "unknown", status }
+            : status >= 600
+              ? { reason: "malformed_response", processed: "unknown" }
+              : status === 401
+                ? { reason: "invalid_client", processed: "yes", status }
+                : status >= 400
+                  ? { reason: "oauth_error", processed: "yes", status }
+                  : status >= 300
+                    ? { reason: "oauth_error", processed: "no", status }
+                    : { reason: "malformed_response", processed: "unknown", status };
     return { label: `HTTP ${status}`, behaviour: otherStatus(status, body), expected, secrets: [secret] };
   });
 

@@ -23,9 +23,9 @@ import {
   ClaimStore,
   Credentials,
   clockSkew,
-  decideClaim,
   EventStore,
   HostIdentity,
+  judgeClaims,
   RefreshSettings,
   replay,
   SecretStore,
@@ -192,7 +192,7 @@ export const checkAccount = (home: string, account: AccountRef) =>
     const lockDir = join(dir, FileLock.LOCK_DIR);
     const lockStats = yield* Effect.promise(() => lstatOrUndefined(lockDir));
     if (lockStats !== undefined) {
-      const owner = yield* Effect.promise(() => FileLock.readOwner(lockDir));
+      const owner = FileLock.readOwnerSync(lockDir);
       const liveness = owner === undefined ? "unknown" : yield* (yield* HostIdentity).isAlive(owner.host, owner.pid);
       const who = owner === undefined ? "an unknown process" : `pid ${owner.pid} on ${owner.host}`;
       if (liveness === "dead") {
@@ -219,7 +219,16 @@ export const checkAccount = (home: string, account: AccountRef) =>
       checks.push(warn("in-doubt", key, text));
     } else if (typeof stored === "object") {
       const claims = yield* (yield* ClaimStore).list(account, stored.generation);
-      const decision = yield* decideClaim(claims, now, (yield* RefreshSettings).remoteInFlightMs);
+      const host = yield* HostIdentity;
+      const judged = yield* Effect.forEach(claims, (record) =>
+        Effect.map(
+          record.claimant.host === host.host
+            ? host.isAlive(record.claimant.host, record.claimant.pid)
+            : Effect.succeed("unknown" as const),
+          (liveness) => ({ record, liveness }),
+        ),
+      );
+      const decision = judgeClaims(judged, now, (yield* RefreshSettings).remoteInFlightMs);
       if (decision.kind === "in-doubt") {
         const c = decision.claim.claimant;
         const text = `generation ${stored.generation} was sent by pid ${c.pid} on ${c.host}, which died before storing the answer; the next token request settles it`;

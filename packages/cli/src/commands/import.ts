@@ -184,7 +184,7 @@ export const runImport = (options: ImportOptions) =>
       ProviderConfig.toProfile(provider),
       decoded.tokens,
       "import",
-      decoded.expiresAt,
+      decoded.expiresAt === undefined ? {} : { expiresAt: decoded.expiresAt },
     );
     if ((yield* ProviderRegistry.defaultAccount(env.home, account.provider)) === undefined) {
       yield* ProviderRegistry.setDefaultAccount(env.home, account.provider, account.account);

@@ -40,6 +40,8 @@ export class SimulatedServer {
   accessTtlSeconds = 3600;
   /** A provider with a reuse grace window accepts one re-presentation of a just-consumed token (then rotates again). */
   reuseGrace = false;
+  /** Whether the client may introspect its refresh tokens (RFC 7662). */
+  introspection = false;
   private readonly tokens = new Map<string, RefreshTokenState>();
   private families = 0;
   private counter = 0;
@@ -56,6 +58,12 @@ export class SimulatedServer {
 
   familyOf(refreshToken: string): number | undefined {
     return this.tokens.get(refreshToken)?.family;
+  }
+
+  /** RFC 7662 `active` for a refresh token: issued, not consumed, its family not revoked. */
+  isActive(refreshToken: string): boolean {
+    const state = this.tokens.get(refreshToken);
+    return state !== undefined && !state.consumed && !this.revokedFamilies.has(state.family);
   }
 
   /** An administrator revokes a family (the user revoked access at the provider). */
@@ -133,6 +141,12 @@ export const tokenEndpointLayer = (server: SimulatedServer, pid: number) =>
           if (typeof answer === "string") return yield* failure("invalid_grant", "yes", 400);
           if (fault === "lost-answer") return yield* failure("timeout", "unknown");
           return answer;
+        }),
+      introspect: (request) =>
+        Effect.gen(function* () {
+          yield* pause("server.introspect");
+          if (!server.introspection) return "unavailable" as const;
+          return server.isActive(request.refreshToken) ? ("active" as const) : ("inactive" as const);
         }),
     }),
   );

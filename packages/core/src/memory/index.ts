@@ -12,8 +12,9 @@ import { claimStoreLayer, eventStoreLayer, secretStoreLayer } from "./stores.ts"
 import type { MemoryWorld } from "./world.ts";
 
 export * from "./authorization-server.ts";
-export { holdsLock } from "./lock.ts";
+export { holdsLock, hostLayer, lockLayer } from "./lock.ts";
 export { sessionsLayer } from "./sessions.ts";
+export { claimStoreLayer, eventStoreLayer, secretStoreLayer } from "./stores.ts";
 export * from "./world.ts";
 
 export const providersLayer = (profiles: ReadonlyArray<ProviderProfile>) =>
@@ -41,7 +42,7 @@ export const processLayer = (world: MemoryWorld, server: SimulatedServer, pid: n
   return Layer.mergeAll(
     secretStoreLayer(world, pid),
     eventStoreLayer(world),
-    claimStoreLayer(world),
+    claimStoreLayer(world, pid),
     lockLayer(world, pid, options.scheduled === true ? { scheduled: true } : {}),
     hostLayer(world, pid),
     tokenEndpointLayer(server, pid),

@@ -13,6 +13,8 @@ export interface ProviderProfile {
   /** Seconds during which one retry of an in-doubt generation is allowed (I1's only exception). Default 0. */
   readonly graceWindowSeconds: number;
   readonly deviceOnly: boolean;
+  /** The provider offers RFC 7662 introspection (used to resolve an in-doubt refresh, I9). */
+  readonly introspection: boolean;
 }
 
 export interface ProviderDirectoryShape {

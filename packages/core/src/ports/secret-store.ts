@@ -30,6 +30,12 @@ export interface SecretStoreShape {
     next: Credentials,
     expectedGeneration: number,
   ) => Effect.Effect<void, StoreFailure | GenerationConflict>;
+  /**
+   * Checks that a write for `account` would succeed — the keychain is reachable and unlocked, the directory is
+   * writable — leaving nothing behind. A login runs it before sending the user to the browser, so a store that cannot
+   * keep the new tokens fails before the approval rather than after.
+   */
+  readonly probe: (account: AccountRef) => Effect.Effect<void, StoreFailure>;
   /** Removes the account's secrets (logout). */
   readonly remove: (account: AccountRef) => Effect.Effect<void, StoreFailure>;
   /** Every account that has secrets. */

@@ -1,47 +1,51 @@
 /**
- * Deciding which claim attempt may be presented for generation *g*, from the claim records (I1, I9). Pure apart from
- * the liveness probe: a claim that was never marked presenting and whose claimant is dead was never sent, so a new
- * attempt is safe; a presenting claim whose claimant is alive is still in flight; a presenting claim whose claimant is
- * dead (or, on another host, older than the in-flight bound) is in doubt.
+ * Judging the claims already made on generation *g* (I1, I9) — pure, given each claimant's liveness as the claim
+ * store sees it. Every claim store's `acquire` runs this judgement, so the rules are written once:
+ *
+ * - a released claim (definitely not processed) is history;
+ * - a claim whose claimant is alive is in flight, presented or not — wait for it;
+ * - a claimant whose liveness the store cannot tell (another machine, no shared liveness signal) counts as alive
+ *   until `remoteInFlightMs` after its claim, then as gone — the only place a clock bound stands in for liveness;
+ * - a gone claimant that never marked its claim presenting never sent anything: the next attempt is free;
+ * - a gone claimant that marked it presenting may have been answered: in doubt.
  */
-import { Effect } from "effect";
-import type { ClaimRecord } from "../ports/claim-store.ts";
-import { HostIdentity } from "../ports/host.ts";
 
-export type ClaimDecision =
-  | { readonly kind: "present"; readonly attempt: number }
+import type { ClaimRecord } from "../ports/claim-store.ts";
+import type { Liveness } from "../ports/host.ts";
+
+export type ClaimJudgement =
+  | { readonly kind: "free"; readonly nextAttempt: number }
   | { readonly kind: "in-flight"; readonly claim: ClaimRecord }
   | {
       readonly kind: "in-doubt";
       readonly claim: ClaimRecord;
-      readonly attempt: number;
-      /** How many claims on this generation were presented without being released (1: no retry yet). */
       readonly presented: number;
+      readonly nextAttempt: number;
     };
 
-export const decideClaim = (
-  claims: ReadonlyArray<ClaimRecord>,
+export interface JudgedClaim {
+  readonly record: ClaimRecord;
+  readonly liveness: Liveness;
+}
+
+export const judgeClaims = (
+  claims: ReadonlyArray<JudgedClaim>,
   now: number,
   remoteInFlightMs: number,
-): Effect.Effect<ClaimDecision, never, HostIdentity> =>
-  Effect.gen(function* () {
-    const host = yield* HostIdentity;
-    const sorted = [...claims].sort((a, b) => a.attempt - b.attempt);
-    const nextAttempt = (sorted.at(-1)?.attempt ?? 0) + 1;
-    let doubt: ClaimRecord | undefined;
-    let presented = 0;
-    for (const claim of sorted) {
-      if (claim.released !== undefined) continue;
-      const isSelf = claim.claimant.host === host.host && claim.claimant.pid === host.pid;
-      const liveness = isSelf ? "dead" : yield* host.isAlive(claim.claimant.host, claim.claimant.pid);
-      const alive =
-        liveness === "alive" || (liveness === "unknown" && now - claim.claimant.at < remoteInFlightMs && !isSelf);
-      if (alive) return { kind: "in-flight", claim };
-      if (claim.presenting) {
-        doubt = claim;
-        presented += 1;
-      }
+): ClaimJudgement => {
+  const sorted = [...claims].sort((a, b) => a.record.attempt - b.record.attempt);
+  const nextAttempt = (sorted.at(-1)?.record.attempt ?? 0) + 1;
+  let doubt: ClaimRecord | undefined;
+  let presented = 0;
+  for (const { record, liveness } of sorted) {
+    if (record.released !== undefined) continue;
+    const alive = liveness === "alive" || (liveness === "unknown" && now - record.claimant.at < remoteInFlightMs);
+    if (alive) return { kind: "in-flight", claim: record };
+    if (record.presenting) {
+      doubt = record;
+      presented += 1;
     }
-    if (doubt !== undefined) return { kind: "in-doubt", claim: doubt, attempt: nextAttempt, presented };
-    return { kind: "present", attempt: nextAttempt };
-  });
+  }
+  if (doubt !== undefined) return { kind: "in-doubt", claim: doubt, presented, nextAttempt };
+  return { kind: "free", nextAttempt };
+};

@@ -1,53 +1,44 @@
 /**
- * Step 7 of the refresh protocol: what a failed presentation means for the account. `invalid_grant` re-reads the
- * store (a sibling may have won) before declaring the account revoked, keeping the last record (I4); a request that
- * was not processed releases its claim and keeps the current token (retryable with `Retry-After`); a request whose
- * outcome is unknown is recorded in doubt once and gets one retry inside the provider's grace window, else the
- * account is revoked with a message that names who sent it (I9).
+ * Step 7 of the refresh protocol: what a failed presentation means for the account.
+ *
+ * - `invalid_grant` re-reads the store (a sibling may have won) before declaring the account revoked, keeping the
+ *   last record (I4);
+ * - a request the server did not process (never sent; refused with 503 or 429) releases its claim and keeps the
+ *   current token, recording the failure — with the server's `Retry-After` — so every process backs off (under-lock.ts);
+ *   a forced refresh that did not rotate is a retryable failure, never a success;
+ * - a request whose outcome is unknown (sent, and no usable answer: a timeout, a reset, a 500/502/504 that a gateway
+ *   may return after the server rotated) is in doubt (I9, in-doubt.ts).
  */
 import { Clock, Effect } from "effect";
 import { type AccountRef, accountKey } from "../account.ts";
 import type { Credentials } from "../credentials.ts";
 import { InvalidInput, LoginRequired, type TokenEndpointFailure } from "../errors.ts";
+import { fingerprint } from "../fingerprint.ts";
 import { freshness } from "../policy.ts";
 import { ClaimStore } from "../ports/claim-store.ts";
 import { HostIdentity } from "../ports/host.ts";
 import type { ProviderProfile } from "../ports/providers.ts";
-import { SecretStore } from "../ports/secret-store.ts";
+import { resolveInDoubt } from "./in-doubt.ts";
 import { readSecrets, record, retryable } from "./journal.ts";
-import { ProtocolVariant } from "./settings.ts";
+import type { Present } from "./present.ts";
+import type { RefreshOptions } from "./refresh.ts";
 
-export const revokeInDoubt = (
-  account: AccountRef,
-  generation: number,
-  claimant: { host: string; pid: number; at: number },
-) =>
-  Effect.gen(function* () {
-    yield* record(account, { type: "account.revoked", generation, reason: "in-doubt" });
-    const key = accountKey(account);
-    return yield* new LoginRequired({
-      account: key,
-      reason: "in-doubt",
-      message:
-        `the refresh of ${key} generation ${generation} by process ${claimant.pid} on ${claimant.host} ` +
-        `(${new Date(claimant.at).toISOString()}) was sent but its answer was never stored; the provider allows no ` +
-        `retry, so run \`baton login ${key}\``,
-    });
-  });
+const skewNote = (failure: TokenEndpointFailure): string =>
+  failure.clockSkewMs !== undefined && Math.abs(failure.clockSkewMs) > 30_000
+    ? `; note: this machine's clock is ${Math.round(Math.abs(failure.clockSkewMs) / 1000)} s ${failure.clockSkewMs > 0 ? "ahead of" : "behind"} the server's`
+    : "";
 
-/** Step 7: what a failed presentation means for the account. */
-export const classifyFailure = Effect.fnUntraced(function* <E, R>(
+export const classifyFailure = Effect.fnUntraced(function* (
   account: AccountRef,
   profile: ProviderProfile,
   current: Credentials,
   attempt: number,
   failure: TokenEndpointFailure,
-  /** The one retry allowed inside the provider's grace window, unless this already was it. */
-  retryInGrace: Effect.Effect<Credentials, E, R> | undefined,
+  options: RefreshOptions,
+  isRetry: boolean,
+  present: Present,
 ) {
-  const variant = yield* ProtocolVariant;
   const claims = yield* ClaimStore;
-  const secrets = yield* SecretStore;
   const host = yield* HostIdentity;
   const g = current.generation;
   const key = accountKey(account);
@@ -60,8 +51,10 @@ export const classifyFailure = Effect.fnUntraced(function* <E, R>(
   if (failure.reason === "invalid_grant") {
     // I4: a sibling may have won; only a still-stored rejected generation means the account is lost.
     const stored = yield* readSecrets(account);
-    if (stored !== undefined && stored.generation > g) return stored;
-    if (variant.blankOnInvalidGrant) yield* secrets.remove(account).pipe(Effect.mapError(storeError));
+    if (stored !== undefined && stored.generation > g) {
+      if (options.trace !== undefined) options.trace.outcome = "adopted";
+      return stored;
+    }
     yield* record(
       account,
       { type: "refresh.rejected", generation: g, error: failure.error ?? "invalid_grant" },
@@ -70,25 +63,28 @@ export const classifyFailure = Effect.fnUntraced(function* <E, R>(
     return yield* new LoginRequired({
       account: key,
       reason: "revoked",
-      message: `the provider rejected ${key}'s refresh token (invalid_grant); run \`baton login ${key}\``,
+      message: `the provider rejected ${key}'s refresh token (invalid_grant); run \`baton login ${key}\`${skewNote(failure)}`,
     });
   }
 
   if (failure.processed === "unknown") {
-    // I9: sent, no usable answer. One retry inside a grace window, else revoked with a clear message.
-    yield* record(account, {
-      type: "refresh.in-doubt",
+    // I9: sent, no usable answer — this process's own attempt is in doubt.
+    const own = {
       generation: g,
       attempt,
       claimant: { host: host.host, pid: host.pid, at: now },
-    });
-    const graceMs = profile.graceWindowSeconds * 1000;
-    if (graceMs > 0 && retryInGrace !== undefined) return yield* retryInGrace;
-    return yield* revokeInDoubt(account, g, { host: host.host, pid: host.pid, at: now });
+      presenting: true,
+      released: undefined,
+      refreshFp: current.refreshToken === undefined ? undefined : fingerprint(current.refreshToken),
+      rotated: false,
+    };
+    yield* Effect.logWarning(`${key}: ${failure.message}${skewNote(failure)}; the outcome is in doubt`);
+    const doubt = { claim: own, presented: isRetry ? 2 : 1, nextAttempt: attempt + 1 };
+    return yield* resolveInDoubt(account, profile, current, doubt, undefined, options, present);
   }
 
-  // Not processed (5xx, 429, never reached) or refused without consuming the grant: the token stays good.
-  if (!variant.skipClaim) yield* claims.release(account, g, attempt, failure.reason).pipe(Effect.mapError(storeError));
+  // Not processed (never sent, 503, 429) or refused without consuming the grant: the token stays good.
+  yield* claims.release(account, g, attempt, failure.reason).pipe(Effect.mapError(storeError));
   yield* record(account, {
     type: "refresh.failed",
     generation: g,
@@ -101,11 +97,24 @@ export const classifyFailure = Effect.fnUntraced(function* <E, R>(
       message: `the provider refused ${key}'s refresh: ${failure.error ?? failure.reason}${failure.errorDescription ? ` (${failure.errorDescription})` : ""}`,
     });
   }
-  if (freshness(current, now) !== "expired") return current;
+  const reason =
+    failure.reason === "rate_limited" ? "rate-limited" : failure.reason === "server_error" ? "server-error" : "network";
+  if (options.force) {
+    return yield* retryable(
+      account,
+      reason,
+      `refreshing ${key} failed (${failure.message}); it did not rotate, the current token is kept${skewNote(failure)}`,
+      failure.retryAfterMs,
+    );
+  }
+  if (freshness(current, now) !== "expired") {
+    if (options.trace !== undefined) options.trace.outcome = "served";
+    return current;
+  }
   return yield* retryable(
     account,
-    failure.reason === "rate_limited" ? "rate-limited" : failure.reason === "server_error" ? "server-error" : "network",
-    `refreshing ${key} failed (${failure.message}); the current token is kept, try again later`,
+    reason,
+    `refreshing ${key} failed (${failure.message}); the current token is kept, try again later${skewNote(failure)}`,
     failure.retryAfterMs,
   );
 });

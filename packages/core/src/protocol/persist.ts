@@ -1,41 +1,72 @@
 /**
- * Persisting a new generation (I2, I3): compare-and-set on the generation that was presented, retried with backoff
- * while the lock is held and the new credentials are kept in memory — a full disk must not lose a rotation that the
- * server already made. A conflict means another writer stored a newer generation: that one is adopted.
+ * Persisting a new generation (I2, I3): compare-and-set on the generation that was presented. A conflict means another
+ * writer stored a newer generation: that one is adopted. Any other failure (a full disk, a keychain that went away)
+ * must not lose a rotation the server already made: the claim is marked rotated (so no process ever mistakes it for
+ * an unsent one), the new credentials stay in memory, the lock stays held (so no sibling presents the old token,
+ * which the server has consumed), and storing is retried with backoff for `persistRetryMs` — ten minutes for a CLI
+ * process, as long as it lives for a long-running host — saying what it waits for.
  */
-import { Clock, Effect } from "effect";
+import { Effect } from "effect";
 import { type AccountRef, accountKey } from "../account.ts";
 import type { Credentials } from "../credentials.ts";
 import { Retryable } from "../errors.ts";
 import { backoffDelay } from "../policy.ts";
+import { ClaimStore } from "../ports/claim-store.ts";
 import { SecretStore } from "../ports/secret-store.ts";
+import { monotonicMillis } from "./lock-wait.ts";
 import { RefreshSettings } from "./settings.ts";
 
-export const persistNext = Effect.fnUntraced(function* (account: AccountRef, current: Credentials, next: Credentials) {
+/** How often a process still trying to store says so. */
+const REPORT_EVERY_MS = 30_000;
+
+export const persistNext = Effect.fnUntraced(function* (
+  account: AccountRef,
+  current: Credentials,
+  next: Credentials,
+  attempt: number,
+) {
   const store = yield* SecretStore;
+  const claims = yield* ClaimStore;
   const settings = yield* RefreshSettings;
-  const start = yield* Clock.currentTimeMillis;
-  let attempt = 0;
+  const key = accountKey(account);
+  const start = yield* monotonicMillis;
+  let tries = 0;
+  let reportedAt: number | undefined;
   while (true) {
-    attempt += 1;
+    tries += 1;
     const outcome = yield* Effect.result(store.write(account, next, current.generation));
-    if (outcome._tag === "Success") return next;
+    if (outcome._tag === "Success") {
+      if (reportedAt !== undefined) yield* Effect.logWarning(`${key}: generation ${next.generation} is stored now`);
+      return next;
+    }
     const failure = outcome.failure;
     if (failure._tag === "GenerationConflict") {
       const stored = yield* Effect.orElseSucceed(store.read(account), () => undefined);
       if (stored !== undefined && stored.generation > current.generation) return stored;
     }
-    const now = yield* Clock.currentTimeMillis;
+    const problem = failure._tag === "GenerationConflict" ? "a generation conflict" : failure.message;
+    if (tries === 1) yield* claims.markRotated(account, current.generation, attempt).pipe(Effect.ignore);
+    const now = yield* monotonicMillis;
     if (now - start >= settings.persistRetryMs) {
       return yield* new Retryable({
-        account: accountKey(account),
+        account: key,
         reason: "persist-failed",
-        message: `could not store the new credentials of ${accountKey(account)} (${failure._tag === "GenerationConflict" ? "generation conflict" : failure.message}); nothing was deleted`,
+        message:
+          `the provider rotated ${key} but the new credentials could not be stored for ` +
+          `${Math.round((now - start) / 1000)} s (${problem}); they are lost with this process and \`baton login ${key}\` ` +
+          "will be needed; nothing was deleted",
       });
     }
-    yield* Effect.logWarning(
-      `storing ${accountKey(account)} generation ${next.generation} failed (${failure._tag === "GenerationConflict" ? "conflict" : failure.reason}); retrying`,
-    );
-    yield* Effect.sleep(backoffDelay(attempt, 0.5, undefined, 50, 2_000));
+    if (reportedAt === undefined || now - reportedAt >= REPORT_EVERY_MS) {
+      reportedAt = now;
+      const bound = Number.isFinite(settings.persistRetryMs)
+        ? ` for up to ${Math.round((settings.persistRetryMs - (now - start)) / 1000)} s more`
+        : "";
+      yield* Effect.logWarning(
+        `${key}: the provider rotated the refresh token, but storing generation ${next.generation} failed ` +
+          `(${problem}); keeping it in memory, holding the lock and retrying${bound} — free the space or fix the store`,
+      );
+    }
+    yield* Effect.sleep(backoffDelay(tries, 0.5, undefined, 50, 2_000));
   }
 });

@@ -4,20 +4,20 @@
  * cross-process refresh protocol. `refresh(account)` forces a rotation (still under the protocol). Every credentials
  * change seen by this process is published to subscribers as a secret-free summary.
  */
-import { Clock, Context, Deferred, Effect, Layer, PubSub } from "effect";
+import { Clock, Context, Deferred, Effect, Exit, Layer, PubSub } from "effect";
 import { type AccountRef, accountKey } from "../account.ts";
 import { type Credentials, type CredentialsSummary, describeCredentials } from "../credentials.ts";
 import type { BatonError } from "../errors.ts";
 import { freshness } from "../policy.ts";
 import type { ClaimStore } from "../ports/claim-store.ts";
-import type { EventStore } from "../ports/event-store.ts";
-import type { HostIdentity } from "../ports/host.ts";
+import { EventStore } from "../ports/event-store.ts";
+import { HostIdentity } from "../ports/host.ts";
 import type { AccountLock } from "../ports/lock.ts";
 import type { ProviderDirectory } from "../ports/providers.ts";
 import type { SecretStore } from "../ports/secret-store.ts";
 import type { TokenEndpoint } from "../ports/token-endpoint.ts";
 import { readSecrets } from "./journal.ts";
-import { refreshAccount } from "./refresh.ts";
+import { newFlightTrace, refreshAccount } from "./refresh.ts";
 import { RefreshSettings, RotationObserver } from "./settings.ts";
 
 export type ProtocolServices =
@@ -79,7 +79,10 @@ export const make = Effect.gen(function* () {
       return next;
     });
 
-  /** One flight per account in this process; later callers join it (step 2). */
+  /**
+   * One flight per account in this process; later callers join it (step 2). Each flight leaves one flight note: what
+   * this process did, for `replay`'s pictures (unsynced, best effort).
+   */
   const flight = (account: AccountRef, force: boolean): Effect.Effect<Credentials, BatonError> =>
     Effect.suspend(() => {
       const key = accountKey(account);
@@ -87,8 +90,35 @@ export const make = Effect.gen(function* () {
       if (running !== undefined) return Deferred.await(running);
       const deferred = Deferred.makeUnsafe<Credentials, BatonError>();
       flights.set(key, deferred);
-      return refreshAccount(account, { force, known: cache.get(key) }).pipe(
-        Effect.flatMap((next) => remember(account, next)),
+      const trace = newFlightTrace();
+      return Effect.gen(function* () {
+        const startedAt = yield* Clock.currentTimeMillis;
+        const exit = yield* Effect.exit(
+          refreshAccount(account, { force, known: cache.get(key), trace }).pipe(
+            Effect.flatMap((next) => remember(account, next)),
+          ),
+        );
+        const endedAt = yield* Clock.currentTimeMillis;
+        const host = yield* HostIdentity;
+        const failure = Exit.isFailure(exit) ? Exit.findErrorOption(exit) : undefined;
+        yield* EventStore.use((events) =>
+          events.note(account, {
+            v: 1,
+            host: host.host,
+            pid: host.pid,
+            startedAt,
+            endedAt,
+            outcome: Exit.isSuccess(exit) ? (trace.outcome ?? "adopted") : "gave-up",
+            generation: Exit.isSuccess(exit) ? exit.value.generation : (cache.get(key)?.generation ?? 0),
+            ...(trace.waitedFrom === undefined ? {} : { waitedFrom: trace.waitedFrom }),
+            ...(trace.waitedUntil === undefined ? {} : { waitedUntil: trace.waitedUntil }),
+            ...(failure?._tag === "Some"
+              ? { reason: "reason" in failure.value ? failure.value.reason : failure.value._tag }
+              : {}),
+          }),
+        );
+        return yield* exit;
+      }).pipe(
         Effect.provideContext(context),
         Effect.provideService(RotationObserver, observer),
         Effect.onExit((exit) =>

@@ -2,11 +2,12 @@
  * A whole simulated deployment for the property tests: N client "processes" (each with its own pid, in-process
  * cache and single-flight) share in-memory stores, a lock table and a rotating authorization server. A fast-check
  * scheduler decides the interleaving of every port operation; faults (5xx, lost answers, lease takeovers, crashes at
- * any protocol point, an administrator revoking the family) come from the generated scenario. `checkInvariants`
- * returns every violated invariant of SPEC §1, so a property is simply "no violations".
+ * any protocol point, an administrator revoking the family, the user logging in again meanwhile) come from the
+ * generated scenario, and a deliberately broken protocol (broken-protocols.ts) can be run instead of the real one.
+ * `checkInvariants` returns every violated invariant of SPEC §1, so a property is simply "no violations".
  */
 
-import { Cause, Effect, Exit } from "effect";
+import { Cause, Effect, Exit, Layer } from "effect";
 import type fc from "fast-check";
 import {
   type AccountRef,
@@ -16,11 +17,11 @@ import {
   Memory,
   ProtocolHooks,
   type ProtocolPoint,
-  ProtocolVariant,
-  type ProtocolVariantShape,
   RefreshSettings,
+  storeNewCredentials,
   Tokens,
 } from "../../src/index.ts";
+import { type Mutation, mutate } from "./broken-protocols.ts";
 
 export interface Scenario {
   readonly clients: number;
@@ -29,6 +30,10 @@ export interface Scenario {
   readonly crashes: ReadonlyArray<{ readonly client: number; readonly point: ProtocolPoint }>;
   readonly steals: ReadonlyArray<boolean>;
   readonly adminRevokes: boolean;
+  /** The provider lets the client introspect its refresh tokens (in-doubt outcomes are resolved). */
+  readonly introspection: boolean;
+  /** The user logs in again while the clients run; the provider then revokes the old family. */
+  readonly relogin: boolean;
 }
 
 export type ClientOutcome =
@@ -47,14 +52,24 @@ const account: AccountRef = { provider: "sim", account: "work" };
 const key = accountKey(account);
 class Crash extends Error {}
 
+const SETTINGS = {
+  thresholdMs: 60_000,
+  lockWaitMs: 3_600_000,
+  watchFallbackMs: 10,
+  persistRetryMs: 0,
+  remoteInFlightMs: 120_000,
+  introspectAfterMs: 0,
+};
+
 export const runScenario = async (
   scenario: Scenario,
   scheduler: fc.Scheduler,
-  variant: Partial<ProtocolVariantShape> = {},
+  mutation?: Mutation,
 ): Promise<SimulationReport> => {
   const world = Memory.makeWorld();
   const server = new Memory.SimulatedServer();
   server.reuseGrace = scenario.graceWindowSeconds > 0;
+  server.introspection = scenario.introspection;
   const profile = {
     name: "sim",
     issuer: server.issuer,
@@ -62,6 +77,7 @@ export const runScenario = async (
     scope: undefined,
     graceWindowSeconds: scenario.graceWindowSeconds,
     deviceOnly: false,
+    introspection: scenario.introspection,
   };
 
   // A login two hours ago: generation 1, already expired, so every client needs a refresh at once.
@@ -124,23 +140,14 @@ export const runScenario = async (
       const tokens = yield* Tokens.Tokens;
       return yield* tokens.accessToken(account);
     }).pipe(
-      Effect.provide(Tokens.layer),
-      Effect.provide(Memory.processLayer(world, server, pid, { profiles: [profile], scheduled: true })),
+      Effect.provide(
+        mutate(Tokens.layer, mutation, world, pid).pipe(
+          Layer.provide(Memory.processLayer(world, server, pid, { profiles: [profile], scheduled: true })),
+        ),
+      ),
       Effect.provideService(Memory.Interleaving, interleaving),
       Effect.provideService(ProtocolHooks, hooks),
-      Effect.provideService(ProtocolVariant, {
-        skipClaim: false,
-        skipRereadUnderLock: false,
-        blankOnInvalidGrant: false,
-        ...variant,
-      }),
-      Effect.provideService(RefreshSettings, {
-        thresholdMs: 60_000,
-        lockWaitMs: 3_600_000,
-        watchFallbackMs: 10,
-        persistRetryMs: 0,
-        remoteInFlightMs: 120_000,
-      }),
+      Effect.provideService(RefreshSettings, SETTINGS),
     );
     const exit = await Effect.runPromiseExit(program);
     // The simulated process exits when its call returns (as `baton token` does): from now on it is dead.
@@ -157,8 +164,28 @@ export const runScenario = async (
     return { kind: "other", detail: String(Cause.squash(exit.cause)) };
   };
 
-  const outcomes = await scheduler.waitFor(
-    Promise.all(Array.from({ length: scenario.clients }, (_, index) => runClient(index))),
+  /** The user logs in again (a new family) under the lock like any login; the provider then revokes the old one. */
+  const relogin = async (): Promise<void> => {
+    const pid = 99;
+    world.alive.add(pid);
+    const oldFamily = server.familyOf(first.refreshToken ?? "");
+    await Effect.runPromise(
+      storeNewCredentials(account, profile, server.login(), "login").pipe(
+        Effect.provide(Memory.processLayer(world, server, pid, { profiles: [profile], scheduled: true })),
+        Effect.provideService(Memory.Interleaving, interleaving),
+        Effect.provideService(RefreshSettings, SETTINGS),
+        Effect.ignore,
+      ),
+    );
+    if (oldFamily !== undefined) server.revokeFamily(oldFamily);
+    world.alive.delete(pid);
+  };
+
+  const [outcomes] = await scheduler.waitFor(
+    Promise.all([
+      Promise.all(Array.from({ length: scenario.clients }, (_, index) => runClient(index))),
+      scenario.relogin ? relogin() : Promise.resolve(),
+    ]),
   );
   return { outcomes, violations: checkInvariants(scenario, world, server, outcomes, unlockedPresentations) };
 };
@@ -199,8 +226,16 @@ const checkInvariants = (
   const killedWhilePresenting = scenario.crashes.some(
     (c) => (c.point === "presenting" || c.point === "answered") && c.client < scenario.clients,
   );
+  // With the family revoked by the provider from the start, a client may be told to log in before the user's new
+  // login lands; only the final state is known here, so such an outcome is excused.
+  const revokedBeforeRelogin = scenario.adminRevokes && scenario.relogin;
   for (const outcome of outcomes) {
-    const excused = outcome.kind === "login-required" && outcome.reason === "in-doubt" && killedWhilePresenting;
+    // An answer lost after the server rotated is a real loss (without a grace window); a later login revives the
+    // account, so the final state alone cannot excuse it.
+    const lostRotation = scenario.faults.includes("lost-answer");
+    const excused =
+      (outcome.kind === "login-required" && outcome.reason === "in-doubt" && (killedWhilePresenting || lostRotation)) ||
+      (outcome.kind === "login-required" && revokedBeforeRelogin);
     if (outcome.kind === "login-required" && familyAlive && !excused) {
       violations.push(`I4: a client was told to log in (${outcome.reason}) while the family was alive`);
     }
@@ -220,14 +255,14 @@ const checkInvariants = (
     for (const [claim, count] of doubts)
       if (count > 1) violations.push(`I9: in-doubt recorded ${count} times for ${claim}`);
   }
-  // Liveness: every client that got a token holds the latest generation; without crashes or takeovers nobody is
-  // left retrying unless the server itself failed.
+  // Liveness: every client that got a token holds the latest generation (unless a login replaced it later); without
+  // crashes or takeovers nobody is left retrying unless the server itself failed.
   for (const outcome of outcomes) {
-    if (outcome.kind === "token" && familyAlive && outcome.token !== stored?.accessToken) {
+    if (outcome.kind === "token" && familyAlive && !scenario.relogin && outcome.token !== stored?.accessToken) {
       violations.push("liveness: a client holds a token that is not the latest generation");
     }
     const serverFailed = scenario.faults.some((f) => f !== "none");
-    if (faultFree && !serverFailed && !scenario.adminRevokes && outcome.kind !== "token") {
+    if (faultFree && !serverFailed && !scenario.adminRevokes && !scenario.relogin && outcome.kind !== "token") {
       violations.push(
         `liveness: a client ended with ${outcome.kind}${"reason" in outcome ? ` (${outcome.reason})` : ""}`,
       );
