@@ -22,7 +22,7 @@
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
-import { chown, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { appendFile, chown, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { createServer, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -187,6 +187,8 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
     await chown(root, Number(await run("id", ["-u", OS_USER], "/")), Number(await run("id", ["-g", OS_USER], "/")));
     port = options.port ?? (await freePort());
     await asPostgres("initdb", ["-D", dataDir, "-U", OS_USER, "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"]);
+    // initdb trusts loopback only; clients on the server's own subnets (other network namespaces) are trusted too.
+    await appendFile(join(dataDir, "pg_hba.conf"), "host all all samenet trust\n");
     const serverFlags = serverOptions(host, port, root, options);
     await asPostgres("pg_ctl", ["-D", dataDir, "-l", logPath, "-o", serverFlags, "-w", "-t", "60", "start"]);
   } catch (error) {
