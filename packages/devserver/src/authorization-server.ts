@@ -1,8 +1,9 @@
 /**
  * baton's local OAuth 2.0 authorization server for tests and `baton demo`: oidc-provider on 127.0.0.1 (never any
  * other interface) with one public native client whose refresh token rotates on every use, reuse detection that
- * revokes the whole token family, the device flow, revocation and introspection, plus the switches tests need:
- * counters, injected latency and injected token endpoint faults.
+ * revokes the whole token family, the device flow, revocation and introspection (the public client may introspect its
+ * own tokens, unless switched off), plus the switches tests need: counters, injected latency and injected token
+ * endpoint faults (requests refused unprocessed, or processed and their answers lost as a gateway loses them).
  *
  * One node:http listener serves, in order: the `/_test/` control API (opt-in), the interaction handler that logs the
  * demo user in and grants consent without a person, and oidc-provider itself. State lives in memory and dies with
@@ -11,9 +12,16 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import Provider from "oidc-provider";
+import { withoutClientIntrospection } from "./client-introspection.ts";
 import { answerControlRequest, CONTROL_PATH_PREFIX } from "./control-api.ts";
 import { answerInteraction, INTERACTION_PATH_PREFIX } from "./interaction-handler.ts";
-import { buildProviderConfiguration, INTROSPECTOR_CLIENT_ID, LOOPBACK_REDIRECT_URI } from "./provider-configuration.ts";
+import type { LostAnswer } from "./lost-answers.ts";
+import {
+  buildProviderConfiguration,
+  INTROSPECTOR_CLIENT_ID,
+  LOOPBACK_REDIRECT_URI,
+  NEIGHBOUR_CLIENT_ID,
+} from "./provider-configuration.ts";
 import { type CounterBoard, countProviderEvents, createCounterBoard, type ServerCounters } from "./server-counters.ts";
 import { TokenEndpointControls, tokenEndpointMiddleware } from "./token-endpoint-controls.ts";
 
@@ -37,6 +45,11 @@ export interface AuthorizationServerOptions {
   readonly deviceInterval?: number;
   /** Serve the `/_test/` control API (see control-api.ts). Default false. */
   readonly controlApi?: boolean;
+  /**
+   * Let the public client introspect its own tokens (RFC 7662) and advertise `introspection_endpoint`. Default true.
+   * false: a provider without introspection, as far as the public client can tell (see client-introspection.ts).
+   */
+  readonly clientIntrospection?: boolean;
 }
 
 export interface IntrospectionClient {
@@ -61,6 +74,12 @@ export interface AuthorizationServer {
   setLatency(ms: number): void;
   /** Answers the next `count` token requests with `status` (and Retry-After) without processing them. */
   failNextTokenRequests(count: number, status: number, retryAfterSeconds?: number): void;
+  /**
+   * Processes the next `count` token requests (a refresh rotates) and then loses each answer as a gateway does:
+   * `{ status: 500 | 502 | 504, body?: "html" | "empty" }` replaces it, `{ drop: true }` closes the connection.
+   * Replaces any pending faults, like `failNextTokenRequests`.
+   */
+  loseNextTokenAnswers(count: number, answer: LostAnswer): void;
   /** Stops listening and closes every open connection. Safe to call more than once. */
   stop(): Promise<void>;
 }
@@ -74,11 +93,19 @@ interface Settings {
   readonly scopes: readonly string[];
   readonly deviceInterval: number;
   readonly controlApi: boolean;
+  readonly clientIntrospection: boolean;
 }
 
 function positiveInteger(name: string, value: number): number {
   if (!Number.isInteger(value) || value <= 0) throw new RangeError(`${name} must be a positive integer, got ${value}`);
   return value;
+}
+
+function publicClientId(clientId: string): string {
+  if (clientId === NEIGHBOUR_CLIENT_ID || clientId === INTROSPECTOR_CLIENT_ID) {
+    throw new RangeError(`clientId "${clientId}" is taken by another client of the server`);
+  }
+  return clientId;
 }
 
 function resolveSettings(options: AuthorizationServerOptions): Settings {
@@ -92,10 +119,11 @@ function resolveSettings(options: AuthorizationServerOptions): Settings {
     refreshTokenTtlSeconds: positiveInteger("refreshTokenTtlSeconds", options.refreshTokenTtlSeconds ?? 24 * 60 * 60),
     latencyMs,
     port,
-    clientId: options.clientId ?? "baton-demo",
+    clientId: publicClientId(options.clientId ?? "baton-demo"),
     scopes,
     deviceInterval: positiveInteger("deviceInterval", options.deviceInterval ?? 5),
     controlApi: options.controlApi ?? false,
+    clientIntrospection: options.clientIntrospection ?? true,
   };
 }
 
@@ -162,6 +190,7 @@ function wireProvider(issuer: string, settings: Settings, introspectorSecret: st
   const stopping = new AbortController();
   countProviderEvents(provider, counters);
   provider.use(tokenEndpointMiddleware(controls, counters, stopping.signal));
+  if (!settings.clientIntrospection) provider.use(withoutClientIntrospection());
   // Messages only: oidc-provider errors never carry token values, but request contexts might.
   provider.on("server_error", (_ctx, error) => {
     process.stderr.write(`[devserver] oidc-provider server_error: ${error.message}\n`);
@@ -191,6 +220,7 @@ export async function startAuthorizationServer(options: AuthorizationServerOptio
     resetCounters: () => counters.reset(),
     setLatency: (ms) => controls.setLatency(ms),
     failNextTokenRequests: (count, status, retryAfterSeconds) => controls.failNext(count, status, retryAfterSeconds),
+    loseNextTokenAnswers: (count, answer) => controls.loseNext(count, answer),
     stop: () => {
       stopped ??= (async () => {
         stopping.abort();

@@ -7,9 +7,11 @@
  *   GET  /_test/counters                               → 200 JSON counters
  *   POST /_test/counters/reset                         → 204
  *   POST /_test/latency?ms=100                         → 204
- *   POST /_test/fail?count=2&status=503[&retryAfter=3] → 204
+ *   POST /_test/fail?count=2&status=503[&retryAfter=3] → 204   refused unprocessed
+ *   POST /_test/lose?count=1&with=502                  → 204   processed, answer lost; `with` as in lost-answers.ts
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { type LostAnswer, parseLostAnswer } from "./lost-answers.ts";
 import type { ServerCounters } from "./server-counters.ts";
 
 export const CONTROL_PATH_PREFIX = "/_test/";
@@ -20,6 +22,7 @@ export interface ControlTarget {
   resetCounters(): void;
   setLatency(ms: number): void;
   failNextTokenRequests(count: number, status: number, retryAfterSeconds?: number): void;
+  loseNextTokenAnswers(count: number, answer: LostAnswer): void;
 }
 
 class BadControlRequest extends Error {}
@@ -44,6 +47,12 @@ function integerParameter(url: URL, name: string, optional?: "optional"): number
   return value;
 }
 
+function stringParameter(url: URL, name: string): string {
+  const raw = url.searchParams.get(name);
+  if (raw === null) throw new BadControlRequest(`missing query parameter "${name}"`);
+  return raw;
+}
+
 function dispatch(method: string, url: URL, target: ControlTarget, response: ServerResponse): void {
   const route = `${method} ${url.pathname}`;
   switch (route) {
@@ -62,6 +71,9 @@ function dispatch(method: string, url: URL, target: ControlTarget, response: Ser
         integerParameter(url, "status"),
         integerParameter(url, "retryAfter", "optional"),
       );
+      break;
+    case "POST /_test/lose":
+      target.loseNextTokenAnswers(integerParameter(url, "count"), parseLostAnswer(stringParameter(url, "with")));
       break;
     default:
       sendJson(response, 404, { error: "not_found", error_description: `no control route ${route}` });

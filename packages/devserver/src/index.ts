@@ -20,15 +20,17 @@ export {
   HeadlessUserError,
 } from "./headless-user.ts";
 export { isTokenActive } from "./introspection.ts";
+export { GATEWAY_STATUSES, type GatewayStatus, type LostAnswer, parseLostAnswer } from "./lost-answers.ts";
 export {
   DEMO_ACCOUNT_ID,
   DEVICE_CODE_GRANT_TYPE,
   INTROSPECTOR_CLIENT_ID,
   LOOPBACK_REDIRECT_URI,
+  NEIGHBOUR_CLIENT_ID,
   ROUTES,
 } from "./provider-configuration.ts";
 export type { ServerCounters } from "./server-counters.ts";
-export { parseStandaloneOptions, type StandaloneOptions } from "./standalone-options.ts";
+export { type InitialLostAnswers, parseStandaloneOptions, type StandaloneOptions } from "./standalone-options.ts";
 export {
   type SpawnStandaloneOptions,
   type StandaloneAuthorizationServer,

@@ -1,8 +1,9 @@
 /**
  * The oidc-provider configuration of baton's local authorization server: one public native client that behaves like
  * the clients baton serves (PKCE S256, loopback redirect on any port, device flow, a refresh token that rotates on
- * every use), one confidential client that may only introspect, short access-token lifetimes, and no default
- * function left in place that would print a notice.
+ * every use), a second public client just like it (so tests can show one client never learns about another's tokens),
+ * one confidential client that may only introspect, short access-token lifetimes, and no default function left in
+ * place that would print a notice.
  *
  * Decisions worth knowing, checked against oidc-provider 9.13.3's source:
  * - `clockTolerance: 0`. The default (15 s) is applied when tokens are read back, so an access token with a 1 s TTL
@@ -35,6 +36,9 @@ export const LOOPBACK_REDIRECT_URI = "http://127.0.0.1/callback";
 
 /** The account every headless login signs in as. */
 export const DEMO_ACCOUNT_ID = "demo-user";
+
+/** A second public client, registered like the main one: the "other client" of introspection and revocation tests. */
+export const NEIGHBOUR_CLIENT_ID = "baton-neighbour";
 
 /** The confidential client that tests use to call the introspection endpoint. */
 export const INTROSPECTOR_CLIENT_ID = "baton-introspector";
@@ -80,19 +84,24 @@ function generateSigningKeys(): JWKS {
   };
 }
 
+function publicClient(clientId: string, clientName: string, settings: ProviderSettings): ClientMetadata {
+  return {
+    client_id: clientId,
+    client_name: clientName,
+    application_type: "native",
+    token_endpoint_auth_method: "none",
+    grant_types: ["authorization_code", "refresh_token", DEVICE_CODE_GRANT_TYPE],
+    response_types: ["code"],
+    redirect_uris: [LOOPBACK_REDIRECT_URI],
+    scope: settings.scopes.join(" "),
+    id_token_signed_response_alg: "ES256",
+  };
+}
+
 function clientMetadata(settings: ProviderSettings): ClientMetadata[] {
   return [
-    {
-      client_id: settings.clientId,
-      client_name: "baton demo",
-      application_type: "native",
-      token_endpoint_auth_method: "none",
-      grant_types: ["authorization_code", "refresh_token", DEVICE_CODE_GRANT_TYPE],
-      response_types: ["code"],
-      redirect_uris: [LOOPBACK_REDIRECT_URI],
-      scope: settings.scopes.join(" "),
-      id_token_signed_response_alg: "ES256",
-    },
+    publicClient(settings.clientId, "baton demo", settings),
+    publicClient(NEIGHBOUR_CLIENT_ID, "baton neighbour", settings),
     {
       client_id: INTROSPECTOR_CLIENT_ID,
       client_secret: settings.introspectorSecret,

@@ -75,6 +75,8 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const server = await startAuthorizationServer({ ...options.server, controlApi: true });
+  if (options.lostAnswers !== undefined)
+    server.loseNextTokenAnswers(options.lostAnswers.count, options.lostAnswers.answer);
   stopOnSignals(server, options.maxLifetimeSeconds);
   process.stdout.write(`${JSON.stringify({ issuer: server.issuer, clientId: server.clientId, port: server.port })}\n`);
   log(`listening on ${server.issuer} (control API under ${server.issuer}/_test/)`);

@@ -4,8 +4,11 @@
  * - Latency: every token endpoint answer is held back by the configured delay. The delay is applied after
  *   oidc-provider has processed the request, so a rotation is already committed while its answer is "on the wire" —
  *   the window in which a client that dies loses the new refresh token.
- * - Faults: the next N token requests are answered with a chosen status (503, 429, ...) and optional Retry-After,
+ * - Refusals: the next N token requests are answered with a chosen status (503, 429, ...) and optional Retry-After,
  *   without being processed, so nothing rotates. The latency applies to them too.
+ * - Lost answers: the next N token requests are processed (a refresh rotates), held back by the latency, and then
+ *   their answer is lost the way a gateway loses it — replaced by a 500/502/504 or the connection dropped (see
+ *   lost-answers.ts). Refusals and lost answers share one queue of pending faults.
  * - Device interval: oidc-provider's device authorization response carries no `interval`; the middleware adds the
  *   configured one (RFC 8628 section 3.2).
  * - Serialization: token requests are processed one at a time, as a database that locks the refresh token's row
@@ -19,12 +22,20 @@
  * - Every POST to the token endpoint is counted (`tokenRequests`).
  */
 import type { KoaContextWithOIDC } from "oidc-provider";
+import { type LostAnswer, loseAnswer, validateLostAnswer } from "./lost-answers.ts";
 import { ROUTES } from "./provider-configuration.ts";
 import type { CounterBoard } from "./server-counters.ts";
 
-export interface TokenFault {
-  readonly status: number;
-  readonly retryAfterSeconds: number | undefined;
+/** A pending fault: refuse the request unprocessed, or process it and lose the answer. */
+export type TokenFault =
+  | { readonly kind: "refuse"; readonly status: number; readonly retryAfterSeconds: number | undefined }
+  | { readonly kind: "lose"; readonly answer: LostAnswer };
+
+function faultCount(count: number): number {
+  if (!Number.isInteger(count) || count < 0) {
+    throw new RangeError(`count must be a non-negative integer, got ${count}`);
+  }
+  return count;
 }
 
 const QUEUE_WAIT_LIMIT_MS = 1000;
@@ -60,18 +71,23 @@ export class TokenEndpointControls {
     this.#latencyMs = ms;
   }
 
-  /** Replaces any pending faults with `count` answers of `status`. */
+  /** Replaces any pending faults with `count` refusals: answers of `status` without processing the request. */
   failNext(count: number, status: number, retryAfterSeconds?: number): void {
-    if (!Number.isInteger(count) || count < 0) {
-      throw new RangeError(`count must be a non-negative integer, got ${count}`);
-    }
+    faultCount(count);
     if (!Number.isInteger(status) || status < 400 || status > 599) {
       throw new RangeError(`status must be an HTTP error status (400-599), got ${status}`);
     }
     if (retryAfterSeconds !== undefined && (!Number.isInteger(retryAfterSeconds) || retryAfterSeconds < 0)) {
       throw new RangeError(`retryAfterSeconds must be a non-negative integer, got ${retryAfterSeconds}`);
     }
-    this.#faults = Array.from({ length: count }, () => ({ status, retryAfterSeconds }));
+    this.#faults = Array.from({ length: count }, () => ({ kind: "refuse", status, retryAfterSeconds }));
+  }
+
+  /** Replaces any pending faults with `count` lost answers: each request is processed, then its answer is lost. */
+  loseNext(count: number, answer: LostAnswer): void {
+    faultCount(count);
+    validateLostAnswer(answer);
+    this.#faults = Array.from({ length: count }, () => ({ kind: "lose", answer }));
   }
 
   takeFault(): TokenFault | undefined {
@@ -123,6 +139,12 @@ export function tokenEndpointMiddleware(
     if (isPost && ctx.path === ROUTES.token) {
       counters.increment("tokenRequests");
       const fault = controls.takeFault();
+      if (fault?.kind === "lose") {
+        await controls.oneAtATime(next);
+        await pause(controls.latencyMs, stopping);
+        loseAnswer(ctx, fault.answer);
+        return;
+      }
       if (fault !== undefined) {
         await pause(controls.latencyMs, stopping);
         ctx.status = fault.status;

@@ -1,7 +1,8 @@
 /**
  * Tests of baton's local authorization server: the real oidc-provider flows driven with plain fetch and the headless
  * user (authorization code + PKCE, device flow), refresh-token rotation and reuse detection, revocation and
- * introspection, token lifetimes, the counters and the latency/fault switches.
+ * introspection (by the public client itself, and switched off), token lifetimes, the counters and the latency/fault
+ * switches, including answers lost after the server rotated.
  */
 import { createServer } from "node:http";
 import { connect } from "node:net";
@@ -12,6 +13,9 @@ import {
   approveAuthorization,
   HeadlessUserError,
   isTokenActive,
+  type LostAnswer,
+  NEIGHBOUR_CLIENT_ID,
+  parseLostAnswer,
   startAuthorizationServer,
 } from "../src/index.ts";
 import {
@@ -208,6 +212,150 @@ describe("revocation and introspection", () => {
     expect(await isTokenActive(server, tokens.accessToken)).toBe(false);
     expect((await refresh(server, tokens.refreshToken)).body.error).toBe("invalid_grant");
     expect(server.counters().grantsRevoked).toBe(1);
+  });
+});
+
+/** The public client introspects `token` with its client_id alone, as baton does (RFC 7662, auth method none). */
+function introspectAsClient(target: AuthorizationServer, token: string, clientId = target.clientId) {
+  return postForm(`${target.issuer}/token/introspection`, { token, client_id: clientId });
+}
+
+describe("introspection by the public client", () => {
+  it("introspection - should show the public client its refresh token active, then inactive once it rotated", async () => {
+    const first = await signIn(server);
+    const before = await introspectAsClient(server, first.refreshToken);
+    expect(before.status).toBe(200);
+    expect(before.body).toMatchObject({ active: true, client_id: server.clientId, sub: "demo-user" });
+
+    const rotated = tokensFrom(await refresh(server, first.refreshToken));
+    expect((await introspectAsClient(server, first.refreshToken)).body).toEqual({ active: false });
+    expect((await introspectAsClient(server, rotated.refreshToken)).body).toMatchObject({ active: true });
+  });
+
+  it("introspection - should report another client's token inactive, and tell nothing about it", async () => {
+    const neighbours = await signIn({ ...server, clientId: NEIGHBOUR_CLIENT_ID });
+    expect((await introspectAsClient(server, neighbours.refreshToken, NEIGHBOUR_CLIENT_ID)).body).toMatchObject({
+      active: true,
+      client_id: NEIGHBOUR_CLIENT_ID,
+    });
+
+    const asOther = await introspectAsClient(server, neighbours.refreshToken);
+    expect(asOther.status).toBe(200);
+    expect(asOther.body).toEqual({ active: false });
+    expect((await introspectAsClient(server, neighbours.accessToken)).body).toEqual({ active: false });
+  });
+
+  it("discovery - should not advertise introspection, and the endpoint should answer the public client 404, when it is off", async () => {
+    const withoutIntrospection = await startAuthorizationServer({ clientIntrospection: false });
+    try {
+      const metadata = await discover(withoutIntrospection);
+      expect(metadata).not.toHaveProperty("introspection_endpoint");
+      expect(metadata).toHaveProperty("revocation_endpoint");
+      const tokens = await signIn(withoutIntrospection);
+      const answer = await fetch(`${withoutIntrospection.issuer}/token/introspection`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ token: tokens.refreshToken, client_id: withoutIntrospection.clientId }),
+      });
+      expect(answer.status).toBe(404);
+      expect(await answer.text()).toBe("Not Found");
+      // The test's own referee, the confidential introspector, still works.
+      expect(await isTokenActive(withoutIntrospection, tokens.refreshToken)).toBe(true);
+    } finally {
+      await withoutIntrospection.stop();
+    }
+  });
+
+  it("startAuthorizationServer - should refuse a client id that another client of the server has", async () => {
+    await expect(startAuthorizationServer({ clientId: NEIGHBOUR_CLIENT_ID })).rejects.toThrow(/clientId/);
+  });
+});
+
+/** A refresh whose answer may not be JSON (a gateway's page) or may never come (a dropped connection). */
+function rawRefresh(target: AuthorizationServer, refreshToken: string): Promise<Response> {
+  return fetch(`${target.issuer}/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
+    body: new URLSearchParams({ grant_type: "refresh_token", client_id: target.clientId, refresh_token: refreshToken }),
+  });
+}
+
+describe("answers lost after processing", () => {
+  const gatewayAnswers: ReadonlyArray<{ readonly answer: LostAnswer; readonly status: number; readonly text: RegExp }> =
+    [
+      { answer: { status: 502 }, status: 502, text: /<title>502 Bad Gateway<\/title>/ },
+      { answer: { status: 504, body: "html" }, status: 504, text: /<h1>504 Gateway Time-out<\/h1>/ },
+      { answer: { status: 500, body: "empty" }, status: 500, text: /^$/ },
+    ];
+
+  it.each(gatewayAnswers)(
+    "loseNextTokenAnswers($answer) - should rotate at the server and answer like a gateway",
+    async ({ answer, status, text }) => {
+      const tokens = await signIn(server);
+      server.resetCounters();
+      server.loseNextTokenAnswers(1, answer);
+
+      const lost = await rawRefresh(server, tokens.refreshToken);
+      expect(lost.status).toBe(status);
+      if (text.source !== "^$") expect(lost.headers.get("content-type")).toMatch(/^text\/html/);
+      expect(lost.headers.get("cache-control")).toBeNull();
+      const body = await lost.text();
+      expect(body).toMatch(text);
+      expect(body).not.toContain("refresh_token");
+      // The rotation is committed: the presented token is consumed and a successor was issued.
+      expect(await isTokenActive(server, tokens.refreshToken)).toBe(false);
+      expect(server.counters()).toMatchObject({ tokenRequests: 1, refreshGrants: 1, reuseErrors: 0 });
+      // Presenting it again is reuse: the whole family is revoked, which is what an in-doubt refresh must avoid.
+      expect((await refresh(server, tokens.refreshToken)).body.error).toBe("invalid_grant");
+      expect(server.counters()).toMatchObject({ reuseErrors: 1, grantsRevoked: 1 });
+    },
+  );
+
+  it("loseNextTokenAnswers({ drop: true }) - should rotate at the server and close the connection without an answer", async () => {
+    const tokens = await signIn(server);
+    server.resetCounters();
+    server.loseNextTokenAnswers(1, { drop: true });
+
+    await expect(rawRefresh(server, tokens.refreshToken)).rejects.toThrow(TypeError);
+    expect(await isTokenActive(server, tokens.refreshToken)).toBe(false);
+    expect(server.counters()).toMatchObject({ tokenRequests: 1, refreshGrants: 1 });
+  });
+
+  it("loseNextTokenAnswers - should lose only the next count answers, after the latency, then answer normally", async () => {
+    const tokens = await signIn(server);
+    server.resetCounters();
+    server.setLatency(150);
+    server.loseNextTokenAnswers(1, { status: 502 });
+
+    const started = performance.now();
+    expect((await rawRefresh(server, tokens.refreshToken)).status).toBe(502);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(150);
+    const other = await signIn(server);
+    expect(tokensFrom(await refresh(server, other.refreshToken)).refreshToken).not.toBe(other.refreshToken);
+    expect(server.counters()).toMatchObject({ refreshGrants: 2 });
+  });
+
+  it("failNextTokenRequests - should replace pending lost answers, and the reverse", async () => {
+    const tokens = await signIn(server);
+    server.loseNextTokenAnswers(3, { drop: true });
+    server.failNextTokenRequests(1, 503);
+    expect((await refresh(server, tokens.refreshToken)).status).toBe(503);
+    const rotated = tokensFrom(await refresh(server, tokens.refreshToken));
+
+    const other = await signIn(server);
+    server.failNextTokenRequests(3, 503);
+    server.loseNextTokenAnswers(1, { status: 504 });
+    expect((await rawRefresh(server, other.refreshToken)).status).toBe(504);
+    expect(await isTokenActive(server, other.refreshToken)).toBe(false);
+    expect((await refresh(server, rotated.refreshToken)).status).toBe(200);
+  });
+
+  it("parseLostAnswer - should read the short forms and refuse a status a gateway would not answer with", () => {
+    expect(parseLostAnswer("502")).toEqual({ status: 502, body: "html" });
+    expect(parseLostAnswer("500-empty")).toEqual({ status: 500, body: "empty" });
+    expect(parseLostAnswer("drop")).toEqual({ drop: true });
+    expect(() => parseLostAnswer("503")).toThrow(/500, 502, 504/);
+    expect(() => server.loseNextTokenAnswers(-1, { drop: true })).toThrow(/count/);
   });
 });
 

@@ -65,6 +65,58 @@ describe("standalone server", () => {
     expect((await control("GET", "nothing-here")).status).toBe(404);
   });
 
+  it("control API - should lose the child's next token answers after processing them", async () => {
+    const server = asServer(standalone);
+    const tokens = await signIn(server);
+    expect((await control("POST", "counters/reset")).status).toBe(204);
+    expect((await control("POST", "lose?count=1&with=504-empty")).status).toBe(204);
+    const lost = await refresh(server, tokens.refreshToken);
+    expect(lost.status).toBe(504);
+    expect(lost.body).toEqual({});
+
+    const again = await signIn(server);
+    expect((await control("POST", "lose?count=1&with=drop")).status).toBe(204);
+    await expect(refresh(server, again.refreshToken)).rejects.toThrow(TypeError);
+    const counters: unknown = await (await control("GET", "counters")).json();
+    expect(counters).toMatchObject({ refreshGrants: 2 });
+
+    const refused = await control("POST", "lose?count=1&with=503");
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({ error: "invalid_request" });
+    expect((await control("POST", "lose?count=1")).status).toBe(400);
+  });
+
+  it("standalone - should lose the first token answers and hide introspection when started so", async () => {
+    const child = await spawnStandaloneAuthorizationServer({
+      args: [
+        "--lose-answers",
+        "1",
+        "--lose-answer-with",
+        "502",
+        "--client-introspection",
+        "off",
+        "--max-lifetime",
+        "60",
+      ],
+    });
+    try {
+      const server = asServer(child);
+      const discovery: unknown = await (await fetch(`${child.issuer}/.well-known/openid-configuration`)).json();
+      expect(discovery).not.toHaveProperty("introspection_endpoint");
+      const first = await fetch(`${child.issuer}/token`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ grant_type: "refresh_token", client_id: child.clientId, refresh_token: "unknown" }),
+      });
+      expect(first.status).toBe(502);
+      expect(await first.text()).toContain("502 Bad Gateway");
+      const tokens = await signIn(server);
+      expect(tokens.refreshToken).not.toBe("");
+    } finally {
+      await child.stop();
+    }
+  });
+
   it("standalone - should exit when its stdin closes, on SIGTERM and after its maximum lifetime", async () => {
     const [byStdin, bySignal, byLifetime] = await Promise.all([
       spawnStandaloneAuthorizationServer(),
@@ -91,6 +143,24 @@ describe("parseStandaloneOptions", () => {
       server: { port: 4100, latencyMs: 50, accessTokenTtlSeconds: 3 },
       maxLifetimeSeconds: 900,
     });
+  });
+
+  it("parseStandaloneOptions - should read lost answers and the introspection switch", () => {
+    expect(
+      parseStandaloneOptions(["--lose-answers", "2", "--client-introspection", "off"], {
+        BATON_DEVSERVER_LOSE_ANSWER_WITH: "drop",
+      }),
+    ).toEqual({
+      server: { clientIntrospection: false },
+      maxLifetimeSeconds: 900,
+      lostAnswers: { count: 2, answer: { drop: true } },
+    });
+    expect(parseStandaloneOptions(["--lose-answers", "1"], {}).lostAnswers).toEqual({
+      count: 1,
+      answer: { status: 502, body: "html" },
+    });
+    expect(() => parseStandaloneOptions(["--lose-answer-with", "404"], {})).toThrow(/lose-answer-with/);
+    expect(() => parseStandaloneOptions(["--client-introspection", "yes"], {})).toThrow(/client-introspection/);
   });
 
   it("parseStandaloneOptions - should reject malformed numbers and unknown flags", () => {
