@@ -42,11 +42,16 @@ export const addProvider = async (
  * `baton login REF --no-browser`: waits for the authorization URL on stderr and approves it as the user's browser
  * would (following the redirects and delivering the code to baton's loopback listener).
  */
-export const loginHeadless = async (home: string, ref = REF): Promise<void> => {
+export const loginHeadless = async (
+  home: string,
+  ref = REF,
+  env: Readonly<Record<string, string>> = {},
+): Promise<void> => {
   let approval: Promise<unknown> | undefined;
   let buffered = "";
   const { done } = startBaton(["login", ref, "--no-browser"], {
     home,
+    env,
     timeoutMs: 30_000,
     onStderr: (text) => {
       buffered += text;
@@ -83,7 +88,8 @@ export const loggedInAccount = async (
 // ------------------------------------------------------------------------------------------------ reading state
 
 /** One account of `status --json` (the core's AccountStatus, as JSON). */
-export type StatusJson = AccountStatus;
+/** One account of `status --json`: the core's AccountStatus plus the CLI's default flag and session count. */
+export type StatusJson = AccountStatus & { readonly default: boolean; readonly sessions: number };
 
 export interface ReplayEvent {
   readonly seq: number;
@@ -115,23 +121,35 @@ export interface ReplayJson {
   readonly events: ReadonlyArray<ReplayEvent>;
 }
 
-const jsonOf = async <T>(args: ReadonlyArray<string>, home: string): Promise<T> => {
-  const result = await runBaton(args, { home, timeoutMs: 30_000 });
+const jsonOf = async <T>(
+  args: ReadonlyArray<string>,
+  home: string,
+  env: Readonly<Record<string, string>> = {},
+): Promise<T> => {
+  const result = await runBaton(args, { home, env, timeoutMs: 30_000 });
   if (result.code !== 0) fail(`baton ${args.join(" ")}`, result);
   return JSON.parse(result.stdout) as T;
 };
 
 /** `baton status REF --json`, the one account. */
-export const status = async (home: string, ref = REF): Promise<StatusJson> => {
-  const parsed = await jsonOf<{ accounts: ReadonlyArray<StatusJson> }>(["status", ref, "--json"], home);
+export const status = async (
+  home: string,
+  ref = REF,
+  env: Readonly<Record<string, string>> = {},
+): Promise<StatusJson> => {
+  const parsed = await jsonOf<{ accounts: ReadonlyArray<StatusJson> }>(["status", ref, "--json"], home, env);
   const found = parsed.accounts.find((a) => a.account === ref);
   if (found === undefined) throw new Error(`status --json has no ${ref}`);
   return found;
 };
 
 /** `baton replay REF --json`, the one account. */
-export const replayOf = async (home: string, ref = REF): Promise<ReplayJson> => {
-  const parsed = await jsonOf<{ accounts: ReadonlyArray<ReplayJson> }>(["replay", ref, "--json"], home);
+export const replayOf = async (
+  home: string,
+  ref = REF,
+  env: Readonly<Record<string, string>> = {},
+): Promise<ReplayJson> => {
+  const parsed = await jsonOf<{ accounts: ReadonlyArray<ReplayJson> }>(["replay", ref, "--json"], home, env);
   const found = parsed.accounts.find((a) => a.account === ref);
   if (found === undefined) throw new Error(`replay --json has no ${ref}`);
   return found;
@@ -141,21 +159,26 @@ export const replayOf = async (home: string, ref = REF): Promise<ReplayJson> => 
 export const token = (home: string, ref = REF, options: Omit<BatonOptions, "home"> = {}): Promise<BatonResult> =>
   runBaton(["token", ref], { ...options, home });
 
-export const accountDir = (home: string) => join(home, "accounts", PROVIDER, ACCOUNT);
+export const accountDir = (home: string, ref = REF) => join(home, "accounts", ...ref.split(":"));
 
 /** The secret record as stored (parsed JSON), for "never blanked" checks. Never print it: it holds tokens. */
 export const readSecretRecord = async (home: string): Promise<Record<string, unknown>> =>
   JSON.parse(await readFile(join(accountDir(home), "secret.json"), "utf8")) as Record<string, unknown>;
 
 /** The names in the account's claims/ directory, sorted. */
-export const claimFiles = async (home: string): Promise<ReadonlyArray<string>> =>
-  (await readdir(join(accountDir(home), "claims")).catch(() => [] as Array<string>)).sort();
+export const claimFiles = async (home: string, ref = REF): Promise<ReadonlyArray<string>> =>
+  (await readdir(join(accountDir(home, ref), "claims")).catch(() => [] as Array<string>)).sort();
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
 /** Waits until the stored access token's expiresAt (from `status --json`) has passed, plus `marginMs`. */
-export const waitUntilExpired = async (home: string, marginMs = 50): Promise<StatusJson> => {
-  const before = await status(home);
+export const waitUntilExpired = async (
+  home: string,
+  marginMs = 50,
+  ref = REF,
+  env: Readonly<Record<string, string>> = {},
+): Promise<StatusJson> => {
+  const before = await status(home, ref, env);
   if (before.expiresAt === null) throw new Error("the account has no expiry");
   await sleep(before.expiresAt - Date.now() + marginMs);
   return before;

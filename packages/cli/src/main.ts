@@ -23,6 +23,7 @@ import { useCommand } from "./commands/use.ts";
 import { provideApp } from "./composition.ts";
 import { EXIT, messageOf } from "./exit-codes.ts";
 import { exitCodeAfter } from "./exit-report.ts";
+import { exitCodeOfRun, runInterruptibly } from "./signals.ts";
 
 export const VERSION = "0.1.0";
 
@@ -69,11 +70,12 @@ const presenter = CliOutput.layerPresenter({
 
 const main = async (): Promise<number> => {
   const program = Command.runWith(baton, { version: VERSION })(process.argv.slice(2));
-  const exit = await Effect.runPromiseExit(
+  const run = await runInterruptibly(
     provideApp(program).pipe(Effect.provide(presenter), Effect.provide(NodeServices.layer)),
   );
-  if (Exit.isSuccess(exit)) return typeof process.exitCode === "number" ? process.exitCode : EXIT.ok;
-  return exitCodeAfter(exit);
+  return exitCodeOfRun(run, (exit) =>
+    Exit.isSuccess(exit) ? (typeof process.exitCode === "number" ? process.exitCode : EXIT.ok) : exitCodeAfter(exit),
+  );
 };
 
 main().then(

@@ -1,14 +1,30 @@
 /**
  * What `baton status` shows, apart from parsing its options: the table and the `--json` document (docs/cli.md; never
- * a secret). Used by commands/status.ts and, without loading effect/cli, by status-entry.ts.
+ * a secret) — per account the core's status, plus whether it is its provider's default account and how many active
+ * sessions (`baton exec`, embedded hosts) use it. Used by commands/status.ts and, without loading effect/cli, by
+ * status-entry.ts.
  */
+import { ProviderRegistry } from "@baton/adapters";
+import { Sessions } from "@baton/core";
 import { Clock, Effect } from "effect";
 import { type AccountStatus, accountStatus, allAccounts } from "./account-status.ts";
 import { CliEnvironment } from "./composition.ts";
 import { absoluteTime, paint, relativeTime, table } from "./format.ts";
 import { resolveKnownAccount } from "./resolve.ts";
 
-export const renderStatusTable = (statuses: ReadonlyArray<AccountStatus>, now: number, color: boolean): string => {
+export interface StatusRow extends AccountStatus {
+  /** This account is its provider's default (a bare `PROVIDER` names it). */
+  readonly default: boolean;
+  /** Live processes using the account now. */
+  readonly sessions: number;
+}
+
+/** Clock skews beyond this are pointed out under the table. */
+const SKEW_NOTE_MS = 30_000;
+
+const who = (s: StatusRow): string => s.identity?.email ?? s.identity?.name ?? s.identity?.subject ?? "-";
+
+export const renderStatusTable = (statuses: ReadonlyArray<StatusRow>, now: number, color: boolean): string => {
   if (statuses.length === 0) return "no accounts yet; run `baton login PROVIDER:ACCOUNT`";
   const stateColor = (state: string) =>
     state === "valid"
@@ -16,22 +32,34 @@ export const renderStatusTable = (statuses: ReadonlyArray<AccountStatus>, now: n
       : state === "revoked" || state === "inDoubt"
         ? paint(color, "red", state)
         : paint(color, "yellow", state);
-  return table(
-    ["ACCOUNT", "STATE", "GEN", "EXPIRES", "LAST REFRESH", "STORAGE", "LAST ERROR"],
+  const notes = statuses.flatMap((s) =>
+    s.clockSkewMs !== null && Math.abs(s.clockSkewMs) > SKEW_NOTE_MS
+      ? [
+          `note: ${s.account}: this machine's clock was ${Math.round(Math.abs(s.clockSkewMs) / 1000)} s ` +
+            `${s.clockSkewMs > 0 ? "ahead of" : "behind"} the provider's at the last refresh (run \`baton doctor\`)`,
+        ]
+      : [],
+  );
+  const rows = table(
+    ["ACCOUNT", "WHO", "STATE", "GEN", "EXPIRES", "LAST REFRESH", "STORAGE", "SESSIONS", "LAST ERROR"],
     statuses.map((s) => [
-      s.account,
+      s.default ? `${s.account} *` : s.account,
+      who(s),
       stateColor(s.state),
       String(s.generation),
       s.expiresAt === null ? "-" : `${relativeTime(s.expiresAt, now)} (${absoluteTime(s.expiresAt)})`,
       s.lastRefreshAt === null ? "-" : relativeTime(s.lastRefreshAt, now),
       s.storage,
+      String(s.sessions),
       s.inDoubt !== null
         ? `in doubt: gen ${s.inDoubt.generation} by pid ${s.inDoubt.pid}@${s.inDoubt.host}`
         : s.lastError === null
           ? "-"
-          : `${s.lastError.reason} ${relativeTime(s.lastError.at, now)}`,
+          : `${s.lastError.reason} ${relativeTime(s.lastError.at, now)}${s.retryAt === null ? "" : `, retry ${relativeTime(s.retryAt, now)}`}`,
     ]),
   );
+  const legend = statuses.some((s) => s.default) ? ["* its provider's default account"] : [];
+  return [rows, ...legend, ...notes].join("\n");
 };
 
 /** The behaviour of `baton status [REF] [--json]`, apart from parsing (also run by status-entry.ts). */
@@ -40,9 +68,21 @@ export const showStatus = (ref: string | undefined, json: boolean) =>
     const env = yield* CliEnvironment;
     const accounts = ref !== undefined ? [yield* resolveKnownAccount(env.home, ref)] : yield* allAccounts;
     const statuses = yield* Effect.forEach(accounts, accountStatus, { concurrency: 16 });
+    const defaults = (yield* ProviderRegistry.loadConfig(env.home)).defaults;
+    const sessions = new Map<string, number>();
+    for (const session of yield* (yield* Sessions).active()) {
+      sessions.set(session.account, (sessions.get(session.account) ?? 0) + 1);
+    }
+    const rows: ReadonlyArray<StatusRow> = statuses.map((status) => {
+      const [provider, name] = [
+        status.account.slice(0, status.account.indexOf(":")),
+        status.account.slice(status.account.indexOf(":") + 1),
+      ];
+      return { ...status, default: defaults[provider] === name, sessions: sessions.get(status.account) ?? 0 };
+    });
     const now = yield* Clock.currentTimeMillis;
     const text = json
-      ? JSON.stringify({ version: 1, accounts: statuses }, null, 2)
-      : renderStatusTable(statuses, now, env.color);
+      ? JSON.stringify({ version: 1, accounts: rows }, null, 2)
+      : renderStatusTable(rows, now, env.color);
     yield* Effect.sync(() => process.stdout.write(`${text}\n`));
   });

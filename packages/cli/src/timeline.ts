@@ -1,7 +1,8 @@
 /**
  * The replay timeline: each event as one readable line (who — host and pid — did what, when, with fingerprints),
- * and the anomalies a careful reader looks for: a generation presented twice, in-doubt claims, a refresh stored
- * without a claim, long lock waits, and gaps or repeats in sequence numbers.
+ * and the anomalies a careful reader looks for: a generation claimed twice, one refresh token presented (or stored)
+ * twice, in-doubt claims, a refresh stored without a claim, a generation jump a refresh cannot explain, time going
+ * backwards between records, long lock waits, and gaps or repeats in sequence numbers.
  */
 import type { AccountEvent } from "@baton/core";
 import { absoluteTime } from "./format.ts";
@@ -10,6 +11,9 @@ export interface Anomaly {
   readonly seq: number;
   readonly kind:
     | "double-presentation"
+    | "refresh-reuse"
+    | "generation-jump"
+    | "time-backwards"
     | "in-doubt"
     | "write-without-claim"
     | "lock-wait"
@@ -50,12 +54,27 @@ export const describeEvent = (event: AccountEvent): string => {
   }
 };
 
+/** Records of one stream may come from processes whose clocks differ slightly; beyond this, time went backwards. */
+const BACKWARDS_TOLERANCE_MS = 1_000;
+
 export const findAnomalies = (events: ReadonlyArray<AccountEvent>, lockWaitWarnMs = 5_000): Array<Anomaly> => {
   const anomalies: Array<Anomaly> = [];
   const claims = new Map<string, number>();
   const claimedGenerations = new Set<number>();
+  /** Refresh-token fingerprint → where it was first presented or stored. */
+  const refreshTokens = new Map<string, { readonly generation: number; readonly attempt: number | undefined }>();
   let previousSeq = 0;
+  let previousAt: number | undefined;
+  let storedGeneration = 0;
   for (const event of events) {
+    if (previousAt !== undefined && event.at < previousAt - BACKWARDS_TOLERANCE_MS) {
+      anomalies.push({
+        seq: event.seq,
+        kind: "time-backwards",
+        detail: `recorded ${Math.round((previousAt - event.at) / 1000)} s before the record above it (a clock jumped or processes disagree)`,
+      });
+    }
+    previousAt = Math.max(previousAt ?? event.at, event.at);
     if (event.seq === previousSeq)
       anomalies.push({ seq: event.seq, kind: "sequence-repeat", detail: `sequence ${event.seq} appears twice` });
     else if (event.seq !== previousSeq + 1)
@@ -77,6 +96,26 @@ export const findAnomalies = (events: ReadonlyArray<AccountEvent>, lockWaitWarnM
             detail: `generation ${event.generation} claimed twice`,
           });
         }
+        if (event.refreshFp !== undefined) {
+          const first = refreshTokens.get(event.refreshFp);
+          if (first?.attempt !== undefined) {
+            const retry = first.generation === event.generation;
+            anomalies.push({
+              seq: event.seq,
+              kind: "refresh-reuse",
+              detail: retry
+                ? `refresh token ${event.refreshFp} presented again (attempt ${event.attempt} of generation ${event.generation}; allowed once inside a grace window, or after introspection said it was never used)`
+                : `refresh token ${event.refreshFp} of generation ${first.generation} presented again as generation ${event.generation}`,
+            });
+          } else if (first !== undefined && first.generation !== event.generation) {
+            anomalies.push({
+              seq: event.seq,
+              kind: "refresh-reuse",
+              detail: `refresh token ${event.refreshFp} was stored as generation ${first.generation} and is presented as generation ${event.generation}`,
+            });
+          }
+          refreshTokens.set(event.refreshFp, { generation: event.generation, attempt: event.attempt });
+        }
         break;
       }
       case "refresh.in-doubt":
@@ -90,6 +129,32 @@ export const findAnomalies = (events: ReadonlyArray<AccountEvent>, lockWaitWarnM
             detail: `generation ${event.generation} stored without a claim on ${event.generation - 1}`,
           });
         }
+        if (event.source === "refresh" && storedGeneration > 0 && event.generation !== storedGeneration + 1) {
+          anomalies.push({
+            seq: event.seq,
+            kind: "generation-jump",
+            detail: `a refresh stored generation ${event.generation} after generation ${storedGeneration}`,
+          });
+        }
+        if (event.refreshFp !== undefined) {
+          const first = refreshTokens.get(event.refreshFp);
+          if (
+            first !== undefined &&
+            first.generation !== event.generation &&
+            first.generation !== event.generation - 1
+          ) {
+            anomalies.push({
+              seq: event.seq,
+              kind: "refresh-reuse",
+              detail: `generation ${event.generation} (${event.source}) stores refresh token ${event.refreshFp} of generation ${first.generation} again`,
+            });
+          }
+          // A server that does not rotate answers without a refresh token: the next generation carries the same one.
+          if (first === undefined || first.generation === event.generation - 1) {
+            refreshTokens.set(event.refreshFp, { generation: event.generation, attempt: undefined });
+          }
+        }
+        storedGeneration = Math.max(storedGeneration, event.generation);
         break;
       case "lock.waited":
         if (event.waitedMs >= lockWaitWarnMs)

@@ -8,6 +8,7 @@ import { Effect } from "effect";
 import { CliEnvironment, provideApp } from "./composition.ts";
 import { exitCodeAfter } from "./exit-report.ts";
 import { resolveAccount } from "./resolve.ts";
+import { exitCodeOfRun, runInterruptibly } from "./signals.ts";
 
 export const runToken = async (ref: string): Promise<number> => {
   const program = Effect.gen(function* () {
@@ -16,5 +17,5 @@ export const runToken = async (ref: string): Promise<number> => {
     const token = yield* (yield* Tokens.Tokens).accessToken(account);
     yield* Effect.sync(() => process.stdout.write(`${token}\n`));
   });
-  return exitCodeAfter(await Effect.runPromiseExit(provideApp(program)));
+  return exitCodeOfRun(await runInterruptibly(provideApp(program)), exitCodeAfter);
 };

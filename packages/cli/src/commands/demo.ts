@@ -81,7 +81,7 @@ export const demoCommand = Command.make(
 
       const status = yield* accountStatus(account).pipe(Effect.provide(appLayer(home, "file")));
       const now = yield* Clock.currentTimeMillis;
-      yield* say(`\n${renderStatusTable([status], now, env.color)}`);
+      yield* say(`\n${renderStatusTable([{ ...status, default: true, sessions: 0 }], now, env.color)}`);
       const timeline = yield* accountTimeline(account).pipe(Effect.provide(appLayer(home, "file")));
       const s = timeline.summary;
       yield* say(

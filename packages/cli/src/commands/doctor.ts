@@ -16,7 +16,7 @@
 import { constants, type Stats } from "node:fs";
 import { lstat, readdir, readFile, stat } from "node:fs/promises";
 import { join, relative } from "node:path";
-import { FileEventStore, FileLock, OAuthHttp, ProviderRegistry } from "@baton/adapters";
+import { FileEventStore, FileLock, NodeHostIdentity, OAuthHttp, ProviderRegistry } from "@baton/adapters";
 import {
   type AccountRef,
   accountKey,
@@ -170,6 +170,18 @@ const readCredentials = async (path: string): Promise<Credentials | "absent" | "
   }
 };
 
+/** Claim records of generations a rotation superseded beyond this many are pointed out (each rotation prunes them). */
+const SUPERSEDED_CLAIMS_WARN = 16;
+
+/** How many claim records of `claims/` belong to generations below `generation - 1` (kept: the last two). */
+const countSupersededClaims = async (dir: string, generation: number): Promise<number> => {
+  const names = await readdir(dir).catch((): Array<string> => []);
+  return names.filter((name) => {
+    const match = /^g(\d+)-a\d+\.claim$/.exec(name);
+    return match !== null && Number(match[1]) < generation - 1;
+  }).length;
+};
+
 export const checkAccount = (home: string, account: AccountRef) =>
   Effect.gen(function* () {
     const key = accountKey(account);
@@ -234,6 +246,28 @@ export const checkAccount = (home: string, account: AccountRef) =>
         const text = `generation ${stored.generation} was sent by pid ${c.pid} on ${c.host}, which died before storing the answer; the next token request settles it`;
         checks.push(warn("in-doubt", key, text));
       }
+      for (const { record } of judged) {
+        const c = record.claimant;
+        if (record.released !== undefined || c.host !== host.host || !NodeHostIdentity.isZombie(c.pid)) continue;
+        checks.push(
+          warn(
+            "claimant",
+            key,
+            `the claim on generation ${record.generation} (attempt ${record.attempt}) was made by pid ${c.pid}, now a ` +
+              "zombie (it exited and its parent has not reaped it); baton counts it as gone",
+          ),
+        );
+      }
+    }
+    const superseded = yield* Effect.promise(() => countSupersededClaims(join(dir, "claims"), generation));
+    if (superseded > SUPERSEDED_CLAIMS_WARN) {
+      checks.push(
+        warn(
+          "claims",
+          key,
+          `claims/ holds ${superseded} records of generations before ${generation - 1}; the next rotation prunes them`,
+        ),
+      );
     }
     if (state === "revoked") checks.push(warn("revoked", key, `log in again: \`baton login ${key}\``));
     const storage = typeof stored === "object" ? store.kind : stored === "absent" ? "none" : "unreadable";

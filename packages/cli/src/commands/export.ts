@@ -1,8 +1,11 @@
 /**
- * `baton export REF [--out FILE] [--force]`: the account's current credentials, encrypted (export-format.ts), read
- * under the account lock so that no refresh is half-way. The file is created 0600 with O_EXCL (an existing file is
- * refused unless --force, which replaces it atomically); without --out the export goes to stdout, with a warning on
- * stderr. The passphrase comes from BATON_PASSPHRASE or a no-echo prompt on the terminal (asked twice), never from
+ * `baton export REF [--out FILE] [--force] [--move]`: the account's current credentials, encrypted (export-format.ts),
+ * read under the account lock so that no refresh is half-way. The file is created 0600 with O_EXCL (an existing file
+ * is refused unless --force, which replaces it atomically); without --out the export goes to stdout, with a warning on
+ * stderr. The copy shares ONE token family with the original (where the provider rotates refresh tokens, whichever
+ * side refreshes first leaves the other with a used token), which the command says plainly; `--move` hands the login
+ * over instead: the file is written and synced, then the local credentials are removed, all under the lock. Either
+ * way an `account.exported` event records it. The passphrase comes from BATON_PASSPHRASE or a no-echo prompt on the terminal (asked twice), never from
  * the command line; with neither available the command refuses (exit 2). Also home of {@link readPassphrase}, which
  * `baton import` shares.
  */
@@ -17,6 +20,7 @@ import {
   InvalidInput,
   LoginRequired,
   Retryable,
+  record,
   SecretStore,
   type StoreFailure,
   withAccountLock,
@@ -109,19 +113,27 @@ export interface ExportOptions {
   readonly ref: string;
   readonly out: string | undefined;
   readonly force: boolean;
+  /** Remove the local credentials once the export is durably written. */
+  readonly move: boolean;
 }
 
 export const parseExportOptions = (input: {
   readonly ref: string;
   readonly out: Option.Option<string>;
   readonly force: boolean;
+  readonly move: boolean;
 }): Effect.Effect<ExportOptions, InvalidInput> => {
   const out = Option.getOrUndefined(input.out);
   if (input.force && out === undefined) {
     return Effect.fail(new InvalidInput({ reason: "argument", message: "--force only makes sense with --out FILE" }));
   }
+  if (input.move && out === undefined) {
+    return Effect.fail(
+      new InvalidInput({ reason: "argument", message: "--move needs --out FILE (the file is synced before removal)" }),
+    );
+  }
   if (out === "") return Effect.fail(new InvalidInput({ reason: "argument", message: "--out: name a file" }));
-  return Effect.succeed({ ref: input.ref, out, force: input.force });
+  return Effect.succeed({ ref: input.ref, out, force: input.force, move: input.move });
 };
 
 // -------------------------------------------------------------------------------------------------- behaviour
@@ -179,10 +191,8 @@ export const runExport = (options: ExportOptions) =>
     }
     const secrets = yield* SecretStore;
     const read = secrets.read(account).pipe(Effect.mapError(storeProblem(account)));
-    // Checked first without the lock (taking it would create the directory of an account that does not exist),
-    // then read again under it so that the export is never taken half-way through a refresh.
-    const credentials = (yield* read) === undefined ? undefined : yield* withAccountLock(account, read);
-    if (credentials === undefined) {
+    // Checked first without the lock (taking it would create the directory of an account that does not exist).
+    if ((yield* read) === undefined) {
       return yield* new LoginRequired({
         account: key,
         reason: "no-credentials",
@@ -190,41 +200,59 @@ export const runExport = (options: ExportOptions) =>
       });
     }
     const passphrase = yield* readPassphrase(`export of ${key}`, true);
-    const now = yield* Clock.currentTimeMillis;
-    const envelope = yield* Effect.promise(() =>
-      seal(
-        key,
-        {
-          access_token: credentials.accessToken,
-          ...(credentials.refreshToken === undefined ? {} : { refresh_token: credentials.refreshToken }),
-          token_type: credentials.tokenType,
-          expires_at: credentials.expiresAt,
-          ...(credentials.scope === undefined ? {} : { scope: credentials.scope }),
-          issuer: credentials.issuer,
-          client_id: credentials.clientId,
-          generation: credentials.generation,
-          exported_at: now,
-        },
-        passphrase,
-      ),
+    // Under the lock: the export is never taken half-way through a refresh, and a move removes exactly what it wrote.
+    const credentials = yield* withAccountLock(
+      account,
+      Effect.gen(function* () {
+        const current = yield* read;
+        if (current === undefined) {
+          return yield* new LoginRequired({ account: key, reason: "no-credentials", message: `${key} was logged out` });
+        }
+        const now = yield* Clock.currentTimeMillis;
+        const envelope = yield* Effect.promise(() =>
+          seal(
+            key,
+            {
+              access_token: current.accessToken,
+              ...(current.refreshToken === undefined ? {} : { refresh_token: current.refreshToken }),
+              token_type: current.tokenType,
+              expires_at: current.expiresAt,
+              ...(current.scope === undefined ? {} : { scope: current.scope }),
+              issuer: current.issuer,
+              client_id: current.clientId,
+              generation: current.generation,
+              exported_at: now,
+            },
+            passphrase,
+          ),
+        );
+        const text = `${JSON.stringify(envelope, null, 2)}\n`;
+        if (out === undefined) {
+          yield* Effect.sync(() => {
+            process.stderr.write(
+              "warning: writing the encrypted export to stdout; store it as carefully as the account\n",
+            );
+            process.stdout.write(text);
+          });
+        } else {
+          yield* writeExportFile(out, text, options.force);
+        }
+        if (options.move) yield* secrets.remove(account).pipe(Effect.mapError(storeProblem(account)));
+        yield* record(account, { type: "account.exported", generation: current.generation, moved: options.move });
+        return current;
+      }),
     );
-    const text = `${JSON.stringify(envelope, null, 2)}\n`;
-    if (out === undefined) {
-      yield* Effect.sync(() => {
-        process.stderr.write("warning: writing the encrypted export to stdout; store it as carefully as the account\n");
-        process.stdout.write(text);
-      });
-    } else {
-      yield* writeExportFile(out, text, options.force);
-    }
     const summary = describeCredentials(credentials);
     yield* Effect.sync(() =>
       process.stderr.write(
         `exported ${key} (generation ${summary.generation}, access ${summary.accessFp}` +
           `${summary.refreshFp === undefined ? "" : `, refresh ${summary.refreshFp}`}, expires ${absoluteTime(summary.expiresAt)})` +
           `${out === undefined ? "" : ` to ${out}`} in format baton-export v${EXPORT_VERSION}\n` +
-          "note: an export is a copy of a refresh token. Where the provider rotates refresh tokens, only one store may " +
-          `keep using it; after importing it elsewhere, run \`baton logout ${key} --keep-remote\` here.\n`,
+          (options.move
+            ? `moved: ${key}'s credentials were removed here; the export now holds the only copy of this login\n`
+            : "note: the copy shares ONE token family with this login. Where the provider rotates refresh tokens, " +
+              "whichever side refreshes first leaves the other with a used refresh token, and the provider may revoke " +
+              `the whole login when it is presented. To hand the login over, use \`baton export ${key} --out FILE --move\`.\n`),
       ),
     );
   });
@@ -238,6 +266,10 @@ export const exportCommand = Command.make(
       Flag.optional,
     ),
     force: Flag.Boolean("force").pipe(Flag.withDescription("replace FILE if it exists"), Flag.withDefault(false)),
+    move: Flag.Boolean("move").pipe(
+      Flag.withDescription("hand the login over: remove the local credentials once FILE is written"),
+      Flag.withDefault(false),
+    ),
   },
   (input) => Effect.flatMap(parseExportOptions(input), runExport),
 ).pipe(
@@ -247,6 +279,7 @@ export const exportCommand = Command.make(
   Command.withExamples([
     { command: "baton export github:work --out work.baton", description: "encrypted file, 0600, asks the passphrase" },
     { command: "baton export github:work > work.baton", description: "to stdout (a warning goes to stderr)" },
-    { command: "baton import github:work work.baton", description: "on the other machine, then log out here" },
+    { command: "baton export github:work --out work.baton --move", description: "hand the login over" },
+    { command: "baton import github:work work.baton", description: "on the other machine" },
   ]),
 );

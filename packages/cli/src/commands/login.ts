@@ -5,11 +5,36 @@
  * becomes its default.
  */
 import { DeviceLogin, Discovery, LoopbackLogin, ProviderConfig, ProviderRegistry } from "@baton/adapters";
-import { type AccountRef, accountKey, InvalidInput, LoginRequired, Retryable, storeNewCredentials } from "@baton/core";
+import {
+  type AccountRef,
+  accountKey,
+  type Identity,
+  InvalidInput,
+  LoginRequired,
+  Retryable,
+  SecretStore,
+  storeNewCredentials,
+} from "@baton/core";
 import { Effect } from "effect";
 import { Argument, Command, Flag } from "effect/cli";
 import { CliEnvironment } from "../composition.ts";
 import { parseRef } from "../resolve.ts";
+
+/** The non-secret identity claims of a validated ID token. */
+const identityOf = (claims: Readonly<Record<string, unknown>> | undefined): Identity | undefined => {
+  if (claims === undefined) return undefined;
+  const text = (value: unknown) =>
+    typeof value === "string" && value.length > 0 && value.length <= 256 ? value : undefined;
+  const subject = text(claims.sub);
+  const email = text(claims.email);
+  const name = text(claims.name) ?? text(claims.preferred_username);
+  if (subject === undefined && email === undefined && name === undefined) return undefined;
+  return {
+    ...(subject === undefined ? {} : { subject }),
+    ...(email === undefined ? {} : { email }),
+    ...(name === undefined ? {} : { name }),
+  };
+};
 
 const spinner = (enabled: boolean, text: string) => {
   if (!enabled) {
@@ -60,6 +85,16 @@ export const loginCommand = Command.make(
       const account: AccountRef = { provider: parsed.provider, account: fallback };
       const key = accountKey(account);
       const provider = yield* ProviderRegistry.getProvider(env.home, parsed.provider);
+      yield* SecretStore.use((store) => store.probe(account)).pipe(
+        Effect.mapError(
+          (failure) =>
+            new Retryable({
+              account: key,
+              reason: "store-unavailable",
+              message: `cannot log in ${key}: the secret store cannot keep new tokens (${failure.message}); nothing was started`,
+            }),
+        ),
+      );
       const target = yield* Discovery.targetFor(provider);
       const interactive = process.stderr.isTTY === true;
       const useDevice = device || provider.deviceOnly;
@@ -87,7 +122,9 @@ export const loginCommand = Command.make(
               },
             })
       ).pipe(Effect.ensuring(Effect.sync(() => stop())), Effect.mapError(mapLoginFailure(key)));
-      const stored = yield* storeNewCredentials(account, ProviderConfig.toProfile(provider), result.tokens, "login");
+      const identity = identityOf(result.idTokenClaims);
+      const tokens = identity === undefined ? result.tokens : { ...result.tokens, identity };
+      const stored = yield* storeNewCredentials(account, ProviderConfig.toProfile(provider), tokens, "login");
       if ((yield* ProviderRegistry.defaultAccount(env.home, account.provider)) === undefined) {
         yield* ProviderRegistry.setDefaultAccount(env.home, account.provider, account.account);
       }

@@ -2,8 +2,8 @@
  * `baton replay [REF] [--json]`: the event history as a readable timeline per account — who (host, pid) did what,
  * when — with anomalies flagged, folded by the same pure `replay` the running system uses.
  */
-import { type AccountRef, accountKey, EventStore, replay, stateName } from "@baton/core";
-import { Effect, Option } from "effect";
+import { type AccountRef, accountKey, DEFAULT_THRESHOLD_MS, EventStore, replay, stateName } from "@baton/core";
+import { Clock, Effect, Option } from "effect";
 import { Argument, Command, Flag } from "effect/cli";
 import { allAccounts } from "../account-status.ts";
 import { CliEnvironment } from "../composition.ts";
@@ -14,9 +14,11 @@ import { describeEvent, findAnomalies, summarize } from "../timeline.ts";
 export const accountTimeline = (account: AccountRef) =>
   Effect.gen(function* () {
     const events = yield* (yield* EventStore).read(account);
+    // Evaluated now, with the threshold `status` uses, so the header and `status` name the same state.
+    const now = yield* Clock.currentTimeMillis;
     return {
       account: accountKey(account),
-      state: stateName(replay(events)),
+      state: stateName(replay(events, { now, thresholdMs: DEFAULT_THRESHOLD_MS })),
       summary: summarize(events),
       anomalies: findAnomalies(events),
       events,

@@ -6,6 +6,7 @@
 
 import { Clock, Effect } from "effect";
 import { type AccountRef, accountKey } from "../account.ts";
+import type { Identity } from "../credentials.ts";
 import { DEFAULT_THRESHOLD_MS } from "../policy.ts";
 import { EventStore } from "../ports/event-store.ts";
 import { SecretStore } from "../ports/secret-store.ts";
@@ -26,6 +27,12 @@ export interface AccountStatus {
     readonly pid: number;
     readonly at: number;
   } | null;
+  /** Who the tokens belong to (from the last login's ID token), when known. */
+  readonly identity: Identity | null;
+  /** This machine's clock minus the provider's at the last stored generation, when measured (ms). */
+  readonly clockSkewMs: number | null;
+  /** The provider asked not to be asked again before this time, if it still applies. */
+  readonly retryAt: number | null;
   readonly events: number;
 }
 
@@ -56,6 +63,9 @@ export const accountStatus = (account: AccountRef) =>
               pid: context.inDoubt.pid,
               at: context.inDoubt.at,
             },
+      identity: context.identity ?? null,
+      clockSkewMs: context.clockSkewMs ?? null,
+      retryAt: context.retryAt !== undefined && context.retryAt > now ? context.retryAt : null,
       events: folded.events,
     } satisfies AccountStatus;
   });
