@@ -28,6 +28,8 @@ export const CredentialsStored = Schema.Struct({
   refreshFp: Schema.optionalKey(Fingerprint),
   expiresAt: Schema.Finite,
   scope: Schema.optionalKey(Schema.String),
+  /** For an import: where the credentials came from (`claude-code ~/.claude/.credentials.json`, `baton-export`…). */
+  origin: Schema.optionalKey(Schema.String),
 });
 
 /** The exclusive right to present generation `generation` was taken (attempt 1, or 2 inside a grace window). */

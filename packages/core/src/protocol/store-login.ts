@@ -18,6 +18,8 @@ export const storeNewCredentials = (
   tokens: TokenSet,
   source: "login" | "import",
   expiresAtOverride?: number,
+  /** Where imported credentials came from, recorded in the event (no secret: a tool name and a path). */
+  origin?: string,
 ) =>
   withAccountLock(
     account,
@@ -60,6 +62,7 @@ export const storeNewCredentials = (
         ...(summary.refreshFp === undefined ? {} : { refreshFp: summary.refreshFp }),
         expiresAt: next.expiresAt,
         ...(next.scope === undefined ? {} : { scope: next.scope }),
+        ...(origin === undefined ? {} : { origin }),
       });
       return next;
     }),
