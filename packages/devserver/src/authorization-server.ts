@@ -13,6 +13,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import Provider from "oidc-provider";
 import { answerControlRequest, CONTROL_PATH_PREFIX } from "./control-api.ts";
 import { answerInteraction, INTERACTION_PATH_PREFIX } from "./interaction-handler.ts";
+import {
+  behaviourMiddleware,
+  type ProviderBehaviour,
+  type ResolvedBehaviour,
+  resolveBehaviour,
+} from "./provider-behaviour.ts";
 import { buildProviderConfiguration, INTROSPECTOR_CLIENT_ID, LOOPBACK_REDIRECT_URI } from "./provider-configuration.ts";
 import { type CounterBoard, countProviderEvents, createCounterBoard, type ServerCounters } from "./server-counters.ts";
 import { TokenEndpointControls, tokenEndpointMiddleware } from "./token-endpoint-controls.ts";
@@ -37,6 +43,8 @@ export interface AuthorizationServerOptions {
   readonly deviceInterval?: number;
   /** Serve the `/_test/` control API (see control-api.ts). Default false. */
   readonly controlApi?: boolean;
+  /** Behave like a particular provider (no discovery, rotation, grace window…; see provider-behaviour.ts). */
+  readonly behaviour?: ProviderBehaviour;
 }
 
 export interface IntrospectionClient {
@@ -74,6 +82,7 @@ interface Settings {
   readonly scopes: readonly string[];
   readonly deviceInterval: number;
   readonly controlApi: boolean;
+  readonly behaviour: ResolvedBehaviour;
 }
 
 function positiveInteger(name: string, value: number): number {
@@ -96,6 +105,7 @@ function resolveSettings(options: AuthorizationServerOptions): Settings {
     scopes,
     deviceInterval: positiveInteger("deviceInterval", options.deviceInterval ?? 5),
     controlApi: options.controlApi ?? false,
+    behaviour: resolveBehaviour(options.behaviour),
   };
 }
 
@@ -155,6 +165,8 @@ function wireProvider(issuer: string, settings: Settings, introspectorSecret: st
     accessTokenTtlSeconds: settings.accessTokenTtlSeconds,
     refreshTokenTtlSeconds: settings.refreshTokenTtlSeconds,
     introspectorSecret,
+    rotateRefreshToken: settings.behaviour.rotation !== "none",
+    clientSecret: settings.behaviour.clientSecret,
   });
   const provider = withoutInMemoryAdapterWarning(() => new Provider(issuer, configuration));
   const counters = createCounterBoard();
@@ -162,6 +174,7 @@ function wireProvider(issuer: string, settings: Settings, introspectorSecret: st
   const stopping = new AbortController();
   countProviderEvents(provider, counters);
   provider.use(tokenEndpointMiddleware(controls, counters, stopping.signal));
+  provider.use(behaviourMiddleware(provider, settings.behaviour, stopping.signal));
   // Messages only: oidc-provider errors never carry token values, but request contexts might.
   provider.on("server_error", (_ctx, error) => {
     process.stderr.write(`[devserver] oidc-provider server_error: ${error.message}\n`);

@@ -20,6 +20,7 @@ export {
   HeadlessUserError,
 } from "./headless-user.ts";
 export { isTokenActive } from "./introspection.ts";
+export type { ProviderBehaviour, RotationMode } from "./provider-behaviour.ts";
 export {
   DEMO_ACCOUNT_ID,
   DEVICE_CODE_GRANT_TYPE,

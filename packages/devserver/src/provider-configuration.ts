@@ -57,6 +57,10 @@ export interface ProviderSettings {
   readonly accessTokenTtlSeconds: number;
   readonly refreshTokenTtlSeconds: number;
   readonly introspectorSecret: string;
+  /** Rotate refresh tokens on every use (default) or never (provider-behaviour.ts). */
+  readonly rotateRefreshToken?: boolean;
+  /** The main client's secret, making it confidential (provider-behaviour.ts); public when absent. */
+  readonly clientSecret?: string | undefined;
 }
 
 const FOURTEEN_DAYS_SECONDS = 14 * 24 * 60 * 60;
@@ -86,7 +90,9 @@ function clientMetadata(settings: ProviderSettings): ClientMetadata[] {
       client_id: settings.clientId,
       client_name: "baton demo",
       application_type: "native",
-      token_endpoint_auth_method: "none",
+      ...(settings.clientSecret === undefined
+        ? { token_endpoint_auth_method: "none" }
+        : { token_endpoint_auth_method: "client_secret_basic", client_secret: settings.clientSecret }),
       grant_types: ["authorization_code", "refresh_token", DEVICE_CODE_GRANT_TYPE],
       response_types: ["code"],
       redirect_uris: [LOOPBACK_REDIRECT_URI],
@@ -130,7 +136,7 @@ export function buildProviderConfiguration(settings: ProviderSettings): Configur
     claims: { openid: ["sub"], profile: ["name"] },
     responseTypes: ["code"],
     pkce: { required: () => true },
-    rotateRefreshToken: true,
+    rotateRefreshToken: settings.rotateRefreshToken ?? true,
     // Every client allowed the refresh_token grant gets a refresh token, with or without offline_access.
     issueRefreshToken: (_ctx, client) => client.grantTypeAllowed("refresh_token"),
     // Tokens outlive the browser session of the headless user.
