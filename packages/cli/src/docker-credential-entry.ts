@@ -49,7 +49,11 @@ const list = Effect.gen(function* () {
   const env = yield* CliEnvironment;
   const entries: Array<{ host: string; username: string }> = [];
   for (const entry of yield* CredentialHosts.listCredentialHosts(env.home, "docker")) {
-    const target = yield* helperTarget(env.home, "docker", entry.host, { account: undefined, username: undefined });
+    // A mapping whose provider is gone, or has no default account yet, is left out rather than failing the list.
+    const target = yield* helperTarget(env.home, "docker", entry.host, {
+      account: undefined,
+      username: undefined,
+    }).pipe(Effect.orElseSucceed(() => undefined));
     if (target !== undefined) entries.push({ host: entry.host, username: target.username });
   }
   yield* Effect.sync(() => process.stdout.write(formatDockerList(entries)));
