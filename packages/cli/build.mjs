@@ -1,6 +1,7 @@
-// Bundles the CLI into packages/cli/dist/baton.mjs, the one file `node` runs directly: one module graph to load
-// means a fast start for `baton token` (SPEC §7). Code splitting keeps what only `baton demo` needs (the local
-// authorization server, oidc-provider) in chunks loaded on demand.
+// Bundles the CLI into packages/cli/dist/baton.mjs, the one file `node` runs directly (and docker's credential helper
+// into dist/docker-credential-baton.mjs): one module graph to load means a fast start for `baton token` (SPEC §7).
+// Code splitting keeps what only `baton demo` needs (the local authorization server, oidc-provider) in chunks loaded
+// on demand.
 import { rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -11,7 +12,10 @@ const here = dirname(fileURLToPath(import.meta.url));
 // Chunk names carry content hashes: start from an empty output folder so stale chunks never pile up.
 rmSync(join(here, "dist"), { recursive: true, force: true });
 await build({
-  entryPoints: { baton: join(here, "src", "launcher.ts") },
+  entryPoints: {
+    baton: join(here, "src", "launcher.ts"),
+    "docker-credential-baton": join(here, "src", "docker-credential-entry.ts"),
+  },
   outdir: join(here, "dist"),
   outExtension: { ".js": ".mjs" },
   chunkNames: "chunks/[name]-[hash]",

@@ -10,7 +10,10 @@ import { demoCommand } from "./commands/demo.ts";
 import { doctorCommand } from "./commands/doctor.ts";
 import { execCommand } from "./commands/exec.ts";
 import { exportCommand } from "./commands/export.ts";
+import { gitCredentialCommand } from "./commands/git-credential.ts";
+import { hostCommand } from "./commands/host.ts";
 import { importCommand } from "./commands/import.ts";
+import { kubectlCredentialCommand } from "./commands/kubectl-credential.ts";
 import { loginCommand } from "./commands/login.ts";
 import { logoutCommand } from "./commands/logout.ts";
 import { providerCommand } from "./commands/provider.ts";
@@ -47,6 +50,9 @@ const baton = Command.make("baton").pipe(
     rebuildCommand,
     doctorCommand,
     demoCommand,
+    hostCommand,
+    gitCredentialCommand,
+    kubectlCredentialCommand,
   ]),
 );
 

@@ -42,6 +42,7 @@ export const CredentialsStored = Schema.Struct({
   identity: Schema.optionalKey(Identity),
   clockSkewMs: Schema.optionalKey(Schema.Finite),
   problems: Schema.optionalKey(Schema.Array(Schema.String)),
+  /** For an import: where the credentials came from (`claude-code ~/.claude/.credentials.json`, `baton-export`…). */
   origin: Schema.optionalKey(Schema.String),
 });
 

@@ -17,6 +17,12 @@ import { answerControlRequest, CONTROL_PATH_PREFIX } from "./control-api.ts";
 import { answerInteraction, INTERACTION_PATH_PREFIX } from "./interaction-handler.ts";
 import type { LostAnswer } from "./lost-answers.ts";
 import {
+  behaviourMiddleware,
+  type ProviderBehaviour,
+  type ResolvedBehaviour,
+  resolveBehaviour,
+} from "./provider-behaviour.ts";
+import {
   buildProviderConfiguration,
   INTROSPECTOR_CLIENT_ID,
   LOOPBACK_REDIRECT_URI,
@@ -50,6 +56,8 @@ export interface AuthorizationServerOptions {
    * false: a provider without introspection, as far as the public client can tell (see client-introspection.ts).
    */
   readonly clientIntrospection?: boolean;
+  /** Behave like a particular provider (no discovery, rotation, grace window…; see provider-behaviour.ts). */
+  readonly behaviour?: ProviderBehaviour;
 }
 
 export interface IntrospectionClient {
@@ -94,6 +102,7 @@ interface Settings {
   readonly deviceInterval: number;
   readonly controlApi: boolean;
   readonly clientIntrospection: boolean;
+  readonly behaviour: ResolvedBehaviour;
 }
 
 function positiveInteger(name: string, value: number): number {
@@ -124,6 +133,7 @@ function resolveSettings(options: AuthorizationServerOptions): Settings {
     deviceInterval: positiveInteger("deviceInterval", options.deviceInterval ?? 5),
     controlApi: options.controlApi ?? false,
     clientIntrospection: options.clientIntrospection ?? true,
+    behaviour: resolveBehaviour(options.behaviour),
   };
 }
 
@@ -183,6 +193,8 @@ function wireProvider(issuer: string, settings: Settings, introspectorSecret: st
     accessTokenTtlSeconds: settings.accessTokenTtlSeconds,
     refreshTokenTtlSeconds: settings.refreshTokenTtlSeconds,
     introspectorSecret,
+    rotateRefreshToken: settings.behaviour.rotation !== "none",
+    clientSecret: settings.behaviour.clientSecret,
   });
   const provider = withoutInMemoryAdapterWarning(() => new Provider(issuer, configuration));
   const counters = createCounterBoard();
@@ -191,6 +203,7 @@ function wireProvider(issuer: string, settings: Settings, introspectorSecret: st
   countProviderEvents(provider, counters);
   provider.use(tokenEndpointMiddleware(controls, counters, stopping.signal));
   if (!settings.clientIntrospection) provider.use(withoutClientIntrospection());
+  provider.use(behaviourMiddleware(provider, settings.behaviour, stopping.signal));
   // Messages only: oidc-provider errors never carry token values, but request contexts might.
   provider.on("server_error", (_ctx, error) => {
     process.stderr.write(`[devserver] oidc-provider server_error: ${error.message}\n`);

@@ -21,6 +21,7 @@ export {
 } from "./headless-user.ts";
 export { isTokenActive } from "./introspection.ts";
 export { GATEWAY_STATUSES, type GatewayStatus, type LostAnswer, parseLostAnswer } from "./lost-answers.ts";
+export type { ProviderBehaviour, RotationMode } from "./provider-behaviour.ts";
 export {
   DEMO_ACCOUNT_ID,
   DEVICE_CODE_GRANT_TYPE,

@@ -61,6 +61,10 @@ export interface ProviderSettings {
   readonly accessTokenTtlSeconds: number;
   readonly refreshTokenTtlSeconds: number;
   readonly introspectorSecret: string;
+  /** Rotate refresh tokens on every use (default) or never (provider-behaviour.ts). */
+  readonly rotateRefreshToken?: boolean;
+  /** The main client's secret, making it confidential (provider-behaviour.ts); public when absent. */
+  readonly clientSecret?: string | undefined;
 }
 
 const FOURTEEN_DAYS_SECONDS = 14 * 24 * 60 * 60;
@@ -84,12 +88,20 @@ function generateSigningKeys(): JWKS {
   };
 }
 
-function publicClient(clientId: string, clientName: string, settings: ProviderSettings): ClientMetadata {
+/** A native client; confidential (HTTP Basic) when it has a secret, public (`none`) otherwise. */
+function nativeClient(
+  clientId: string,
+  clientName: string,
+  settings: ProviderSettings,
+  clientSecret: string | undefined,
+): ClientMetadata {
   return {
     client_id: clientId,
     client_name: clientName,
     application_type: "native",
-    token_endpoint_auth_method: "none",
+    ...(clientSecret === undefined
+      ? { token_endpoint_auth_method: "none" }
+      : { token_endpoint_auth_method: "client_secret_basic", client_secret: clientSecret }),
     grant_types: ["authorization_code", "refresh_token", DEVICE_CODE_GRANT_TYPE],
     response_types: ["code"],
     redirect_uris: [LOOPBACK_REDIRECT_URI],
@@ -100,8 +112,8 @@ function publicClient(clientId: string, clientName: string, settings: ProviderSe
 
 function clientMetadata(settings: ProviderSettings): ClientMetadata[] {
   return [
-    publicClient(settings.clientId, "baton demo", settings),
-    publicClient(NEIGHBOUR_CLIENT_ID, "baton neighbour", settings),
+    nativeClient(settings.clientId, "baton demo", settings, settings.clientSecret),
+    nativeClient(NEIGHBOUR_CLIENT_ID, "baton neighbour", settings, undefined),
     {
       client_id: INTROSPECTOR_CLIENT_ID,
       client_secret: settings.introspectorSecret,
@@ -139,7 +151,7 @@ export function buildProviderConfiguration(settings: ProviderSettings): Configur
     claims: { openid: ["sub"], profile: ["name"] },
     responseTypes: ["code"],
     pkce: { required: () => true },
-    rotateRefreshToken: true,
+    rotateRefreshToken: settings.rotateRefreshToken ?? true,
     // Every client allowed the refresh_token grant gets a refresh token, with or without offline_access.
     issueRefreshToken: (_ctx, client) => client.grantTypeAllowed("refresh_token"),
     // Tokens outlive the browser session of the headless user.

@@ -5,15 +5,20 @@
  *
  *   { "version": 1,
  *     "providers": { NAME: { issuer, clientId, clientSecret?, scope?, graceWindowSeconds = 0, deviceOnly = false,
+ *                            preset?, rotation?, revokesAccessTokenOnRefresh?, authorizationParameters?, username?,
  *                            metadata?: { token_endpoint, authorization_endpoint?, device_authorization_endpoint?,
  *                                         revocation_endpoint?, introspection_endpoint?,
  *                                         authorization_response_iss_parameter_supported?,
  *                                         id_token_signing_alg_values_supported?,
  *                                         token_endpoint_auth_methods_supported? } } },
- *     "defaults": { PROVIDER: ACCOUNT } }
+ *     "defaults": { PROVIDER: ACCOUNT },
+ *     "credentialHosts"?: { "git"?: { HOST: { account, username? } }, "docker"?: { HOST: { account, username? } } } }
  *
- * `metadata` is what discovery found when the provider was added (RFC 8414 §2 names), stored so that later
- * processes need no network round trip for it. Unknown fields are errors: a typo (`clientID`) is reported, not
+ * `metadata` is what discovery found when the provider was added (RFC 8414 §2 names), or the endpoints given
+ * explicitly or by a preset, stored so that later processes need no network round trip for it. The provider's
+ * behaviour (see provider-presets.ts): `rotation` (strict single use, a grace window, or none), whether a refresh
+ * revokes the previous access token, extra authorization request parameters, and the user name tools pair with its
+ * access tokens. `credentialHosts` maps the hosts git and docker ask about to accounts (credential-hosts.ts). Unknown fields are errors: a typo (`clientID`) is reported, not
  * silently ignored. URLs must be https, or http on a loopback host (RFC 8252 §8.3; the local test server).
  */
 import { isValidName, type ProviderProfile } from "@baton/core";
@@ -68,6 +73,44 @@ export const ProviderMetadata = Schema.Struct({
 });
 export type ProviderMetadata = typeof ProviderMetadata.Type;
 
+/**
+ * What the provider does when a refresh token is presented: `strict` — single use, a second presentation is taken as
+ * theft (the family is revoked); `grace` — single use, but the previous token is accepted again for
+ * `graceWindowSeconds`; `none` — the refresh token does not rotate, or old ones stay valid (presenting one again is
+ * harmless).
+ */
+export const Rotation = Schema.Literals(["strict", "grace", "none"]);
+export type Rotation = typeof Rotation.Type;
+
+/** Extra authorization request parameters (e.g. Google's `access_type=offline`), never the ones baton sets itself. */
+export const RESERVED_AUTHORIZATION_PARAMETERS: ReadonlySet<string> = new Set([
+  "client_id",
+  "response_type",
+  "redirect_uri",
+  "scope",
+  "state",
+  "code_challenge",
+  "code_challenge_method",
+]);
+
+const AuthorizationParameters = Schema.Record(
+  Schema.String.check(
+    Schema.makeFilter((key: string) =>
+      !/^[A-Za-z0-9_.-]{1,64}$/.test(key)
+        ? "expected a parameter name of letters, digits, '_', '.' or '-'"
+        : RESERVED_AUTHORIZATION_PARAMETERS.has(key)
+          ? "is set by baton itself"
+          : undefined,
+    ),
+  ),
+  Schema.String,
+);
+
+/** A user name sent beside an access token (git's `username`, docker's `Username`). */
+export const UserName = Schema.String.check(
+  Schema.isPattern(/^[\x21-\x7e]{1,128}$/, { message: "expected 1-128 visible ASCII characters" }),
+);
+
 export const ProviderEntry = Schema.Struct({
   issuer: EndpointUrl,
   clientId: Schema.NonEmptyString,
@@ -77,14 +120,48 @@ export const ProviderEntry = Schema.Struct({
     Schema.withDecodingDefaultTypeKey(Effect.succeed(0)),
   ),
   deviceOnly: Schema.Boolean.pipe(Schema.withDecodingDefaultTypeKey(Effect.succeed(false))),
+  /** The preset the provider was added from (`provider add --preset`), for display. */
+  preset: Schema.optionalKey(Schema.String),
+  /** Absent in records written before it existed: `grace` when a grace window is set, else `strict`. */
+  rotation: Schema.optionalKey(Rotation),
+  /** A refresh also revokes the access token it replaces (GitLab). */
+  revokesAccessTokenOnRefresh: Schema.optionalKey(Schema.Boolean),
+  authorizationParameters: Schema.optionalKey(AuthorizationParameters),
+  /** The user name tools pair with this provider's access tokens (git, docker); default `oauth2`. */
+  username: Schema.optionalKey(UserName),
   metadata: Schema.optionalKey(ProviderMetadata),
 });
 export type ProviderEntry = typeof ProviderEntry.Type;
+
+/** A host as git names it (`github.com`, `git.example:8443`) or a registry as docker does, lower-cased. */
+export const HostName = Schema.String.check(
+  Schema.isPattern(/^[a-z0-9]([a-z0-9.-]{0,252})(:[0-9]{1,5})?$/, {
+    message: "expected a host name, optionally with :PORT (lower case)",
+  }),
+);
+
+/** The account a host's credentials come from (`PROVIDER` for its default account, or `PROVIDER:ACCOUNT`). */
+export const HostEntry = Schema.Struct({
+  account: Schema.String.check(
+    Schema.isPattern(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}(:[A-Za-z0-9][A-Za-z0-9._-]{0,63})?$/, {
+      message: "expected PROVIDER or PROVIDER:ACCOUNT",
+    }),
+  ),
+  username: Schema.optionalKey(UserName),
+});
+export type HostEntry = typeof HostEntry.Type;
+
+export const CredentialHosts = Schema.Struct({
+  git: Schema.optionalKey(Schema.Record(HostName, HostEntry)),
+  docker: Schema.optionalKey(Schema.Record(HostName, HostEntry)),
+});
+export type CredentialHosts = typeof CredentialHosts.Type;
 
 export const BatonConfig = Schema.Struct({
   version: Schema.Literal(CONFIG_VERSION),
   providers: Schema.Record(Name, ProviderEntry).pipe(Schema.withDecodingDefaultTypeKey(Effect.succeed({}))),
   defaults: Schema.Record(Name, Name).pipe(Schema.withDecodingDefaultTypeKey(Effect.succeed({}))),
+  credentialHosts: Schema.optionalKey(CredentialHosts),
 });
 export type BatonConfig = typeof BatonConfig.Type;
 
@@ -104,8 +181,20 @@ export interface ProviderSummary {
   readonly scope: string | undefined;
   readonly graceWindowSeconds: number;
   readonly deviceOnly: boolean;
+  readonly preset: string | undefined;
+  readonly rotation: Rotation;
+  readonly revokesAccessTokenOnRefresh: boolean;
+  readonly authorizationParameters: Readonly<Record<string, string>>;
+  readonly username: string;
   readonly endpoints: Readonly<Record<string, string>>;
 }
+
+/** The user name paired with access tokens when neither the provider nor a host mapping names one. */
+export const DEFAULT_USERNAME = "oauth2";
+
+/** The provider's rotation behaviour; records written before the field existed derive it from the grace window. */
+export const rotationOf = (provider: ProviderEntry): Rotation =>
+  provider.rotation ?? (provider.graceWindowSeconds > 0 ? "grace" : "strict");
 
 export const summarize = (provider: StoredProvider): ProviderSummary => {
   const endpoints: Record<string, string> = {};
@@ -120,6 +209,11 @@ export const summarize = (provider: StoredProvider): ProviderSummary => {
     scope: provider.scope,
     graceWindowSeconds: provider.graceWindowSeconds,
     deviceOnly: provider.deviceOnly,
+    preset: provider.preset,
+    rotation: rotationOf(provider),
+    revokesAccessTokenOnRefresh: provider.revokesAccessTokenOnRefresh ?? false,
+    authorizationParameters: provider.authorizationParameters ?? {},
+    username: provider.username ?? DEFAULT_USERNAME,
     endpoints,
   };
 };
@@ -155,6 +249,8 @@ export const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
 const rephrase = (message: string, path: ReadonlyArray<PropertyKey>): string => {
   if (message === "Missing key") return "is required";
   if (message === "Expected no excess property") {
+    if (path.length === 3 && path[0] === "credentialHosts")
+      return "is not a valid host name (lower case, optional :PORT)";
     const isRecordKey = path.length === 2 && (path[0] === "providers" || path[0] === "defaults");
     return isRecordKey
       ? 'is not a valid provider name (letters, digits, ".", "_" or "-"; at most 64)'

@@ -24,6 +24,7 @@ import {
   encodeConfigText,
   isAcceptableEndpoint,
   type ProviderMetadata,
+  type Rotation,
   type StoredProvider,
   storedProvider,
   toProfile,
@@ -101,7 +102,7 @@ const writeConfig = (home: string, config: BatonConfig): Effect.Effect<void, Sto
 };
 
 /** Read, change, write, serialized per file within the process. `change` returning the same object skips the write. */
-const modify = <E>(
+export const modify = <E>(
   home: string,
   change: (config: BatonConfig) => Effect.Effect<BatonConfig, E>,
 ): Effect.Effect<BatonConfig, ConfigError | E> =>
@@ -133,6 +134,11 @@ export interface ProviderInput {
   readonly scope?: string;
   readonly graceWindowSeconds?: number;
   readonly deviceOnly?: boolean;
+  readonly preset?: string;
+  readonly rotation?: Rotation;
+  readonly revokesAccessTokenOnRefresh?: boolean;
+  readonly authorizationParameters?: Readonly<Record<string, string>>;
+  readonly username?: string;
 }
 
 /** What discovery yields: the issuer exactly as the server names itself, and the endpoints. */
@@ -158,6 +164,9 @@ const validateInput = (input: ProviderInput): InvalidInput | undefined => {
   const grace = input.graceWindowSeconds ?? 0;
   if (!Number.isInteger(grace) || grace < 0 || grace > 86_400) {
     return argument("--grace-window: expected whole seconds between 0 and 86400");
+  }
+  if (input.username !== undefined && !/^[\x21-\x7e]{1,128}$/.test(input.username)) {
+    return argument("--username: expected 1-128 visible ASCII characters");
   }
   return undefined;
 };
@@ -196,6 +205,13 @@ export const addProvider = (
       ...(scope === undefined ? {} : { scope }),
       graceWindowSeconds: input.graceWindowSeconds ?? 0,
       deviceOnly: input.deviceOnly ?? false,
+      ...(input.preset === undefined ? {} : { preset: input.preset }),
+      ...(input.rotation === undefined ? {} : { rotation: input.rotation }),
+      ...(input.revokesAccessTokenOnRefresh === true ? { revokesAccessTokenOnRefresh: true } : {}),
+      ...(input.authorizationParameters === undefined
+        ? {}
+        : { authorizationParameters: { ...input.authorizationParameters } }),
+      ...(input.username === undefined ? {} : { username: input.username }),
       metadata: discovered.metadata,
     };
     yield* modify(home, (config) =>

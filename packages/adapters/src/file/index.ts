@@ -18,6 +18,8 @@ export * as FileLock from "./lock.ts";
 export * as FileSecretStore from "./secret-store.ts";
 /** The careful file primitives (0600/0700, no symlinks followed, durable writes), for other files baton writes. */
 export * as SecureFiles from "./secure-fs.ts";
+/** Stale marks: a client was refused with a generation's access token (git's `erase`). */
+export * as StaleMarks from "./stale-marks.ts";
 
 export interface FileStoresOptions {
   /** BATON_HOME: every store lives below it. */

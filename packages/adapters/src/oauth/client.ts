@@ -19,6 +19,8 @@ export interface OAuthTarget {
   readonly clientId: string;
   readonly clientSecret?: string | undefined;
   readonly metadata: ProviderMetadata;
+  /** Extra authorization request parameters the provider needs (stored with it; see provider-presets.ts). */
+  readonly authorizationParameters?: Readonly<Record<string, string>> | undefined;
 }
 
 export const authorizationServer = (target: OAuthTarget): oauth.AuthorizationServer => {

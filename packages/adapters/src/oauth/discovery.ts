@@ -170,7 +170,12 @@ export const targetFor = (
   provider: StoredProvider,
   http: HttpOptions = {},
 ): Effect.Effect<OAuthTarget, InvalidInput> => {
-  const base = { issuer: provider.issuer, clientId: provider.clientId, clientSecret: provider.clientSecret };
+  const base = {
+    issuer: provider.issuer,
+    clientId: provider.clientId,
+    clientSecret: provider.clientSecret,
+    authorizationParameters: provider.authorizationParameters,
+  };
   if (provider.metadata !== undefined) return Effect.succeed({ ...base, metadata: provider.metadata });
   return Effect.flatMap(discover(provider.issuer, http), (found) =>
     found.issuer === provider.issuer

@@ -77,6 +77,10 @@ export const authorizationUrl = (
   url.searchParams.set("state", parameters.state);
   url.searchParams.set("code_challenge", parameters.codeChallenge);
   url.searchParams.set("code_challenge_method", "S256");
+  // The provider's extra parameters (e.g. Google's access_type=offline), never replacing one of the above.
+  for (const [key, value] of Object.entries(target.authorizationParameters ?? {})) {
+    if (!url.searchParams.has(key)) url.searchParams.set(key, value);
+  }
   return url;
 };
 

@@ -1,5 +1,6 @@
 /**
- * `baton import REF [FILE] [--plaintext]`: stores credentials from FILE (or stdin) as the account's next generation,
+ * `baton import REF [FILE] [--plaintext | --from claude-code|codex|gemini|gh]`: stores credentials from FILE (or
+ * stdin; with --from, by default the tool's own file, see ../adopt-formats.ts) as the account's next generation,
  * through the core's `storeNewCredentials` (under the account lock, compare-and-set, durable before the event).
  * FILE is an encrypted `baton export` (a wrong passphrase or any changed byte: exit 2 "wrong passphrase or damaged
  * file") or, with --plaintext, a token JSON `{access_token, refresh_token?, expires_at | expires_in, token_type?,
@@ -8,6 +9,7 @@
  * a warning.
  */
 import { readFile, stat } from "node:fs/promises";
+import { homedir } from "node:os";
 import { ProviderConfig, ProviderRegistry } from "@baton/adapters";
 import {
   type AccountRef,
@@ -20,6 +22,7 @@ import {
 } from "@baton/core";
 import { Clock, Effect, Option } from "effect";
 import { Argument, Command, Flag } from "effect/cli";
+import { ADOPT_FORMATS, type AdoptFormat, defaultPath, handOverNote, readAdopted } from "../adopt-formats.ts";
 import { CliEnvironment } from "../composition.ts";
 import { looksLikeEnvelope, parseEnvelope, parseJsonText, parsePlaintextToken, unseal } from "../export-format.ts";
 import { absoluteTime, relativeTime } from "../format.ts";
@@ -35,15 +38,20 @@ export interface ImportOptions {
   /** `undefined` (or "-" on the command line): stdin. */
   readonly file: string | undefined;
   readonly plaintext: boolean;
+  /** Adopt another tool's login from its file (default: the tool's usual path). */
+  readonly from?: AdoptFormat | undefined;
 }
 
 export const parseImportOptions = (input: {
   readonly ref: string;
   readonly file: Option.Option<string>;
   readonly plaintext: boolean;
+  readonly from?: Option.Option<AdoptFormat>;
 }): ImportOptions => {
   const file = Option.getOrUndefined(input.file);
-  return { ref: input.ref, file: file === "-" ? undefined : file, plaintext: input.plaintext };
+  const from = input.from === undefined ? undefined : Option.getOrUndefined(input.from);
+  const adopted = from === undefined || file !== undefined ? file : defaultPath(from, process.env, homedir());
+  return { ref: input.ref, file: adopted === "-" ? undefined : adopted, plaintext: input.plaintext, from };
 };
 
 const readStdin = (): Promise<string> =>
@@ -103,6 +111,19 @@ interface Decoded {
   readonly clientId: string | undefined;
 }
 
+/** Another tool's file, through the plaintext import's validation (adopt-formats.ts). */
+const decodeAdopted = (source: string, text: string, format: AdoptFormat) =>
+  Effect.gen(function* () {
+    const json = format === "gh" ? { ok: undefined } : parseJsonText(text);
+    if ("problem" in json) return yield* invalid(`${source} ${json.problem}`);
+    const adopted = readAdopted(format, text, json.ok, yield* Clock.currentTimeMillis);
+    if ("problem" in adopted) return yield* invalid(`${source} (${format}): ${adopted.problem}`);
+    const token = parsePlaintextToken(adopted.ok);
+    if ("problem" in token) return yield* invalid(`${source} (${format}): ${token.problem}`);
+    const decoded: Decoded = { ...token.ok, exportedFrom: undefined, issuer: undefined, clientId: undefined };
+    return decoded;
+  });
+
 /** Validates the input completely (decrypting an export) before anything is written. */
 const decodeInput = (source: string, text: string, plaintext: boolean, account: string) =>
   Effect.gen(function* () {
@@ -156,7 +177,13 @@ export const runImport = (options: ImportOptions) =>
     const { source, text } = yield* readInput(options.file);
     const fallback = parsed.account ?? (yield* ProviderRegistry.defaultAccount(env.home, parsed.provider));
     const label = fallback === undefined ? parsed.provider : `${parsed.provider}:${fallback}`;
-    const decoded = yield* decodeInput(source, text, options.plaintext, label);
+    if (options.from !== undefined && options.plaintext) {
+      return yield* new InvalidInput({ reason: "argument", message: "--from and --plaintext: give one of them" });
+    }
+    const decoded =
+      options.from === undefined
+        ? yield* decodeInput(source, text, options.plaintext, label)
+        : yield* decodeAdopted(source, text, options.from);
     const exported = decoded.exportedFrom === undefined ? undefined : accountFromKey(decoded.exportedFrom);
     const name = fallback ?? (exported?.provider === parsed.provider ? exported.account : undefined);
     if (name === undefined) {
@@ -179,13 +206,10 @@ export const runImport = (options: ImportOptions) =>
     if (decoded.exportedFrom !== undefined && decoded.exportedFrom !== key) {
       yield* Effect.sync(() => process.stderr.write(`importing the export of ${decoded.exportedFrom} as ${key}\n`));
     }
-    const stored = yield* storeNewCredentials(
-      account,
-      ProviderConfig.toProfile(provider),
-      decoded.tokens,
-      "import",
-      decoded.expiresAt === undefined ? {} : { expiresAt: decoded.expiresAt },
-    );
+    const stored = yield* storeNewCredentials(account, ProviderConfig.toProfile(provider), decoded.tokens, "import", {
+      ...(decoded.expiresAt === undefined ? {} : { expiresAt: decoded.expiresAt }),
+      ...(options.from === undefined ? {} : { origin: `${options.from} ${source}` }),
+    });
     if ((yield* ProviderRegistry.defaultAccount(env.home, account.provider)) === undefined) {
       yield* ProviderRegistry.setDefaultAccount(env.home, account.provider, account.account);
     }
@@ -198,7 +222,8 @@ export const runImport = (options: ImportOptions) =>
           `expires ${relativeTime(summary.expiresAt, now)} (${absoluteTime(summary.expiresAt)})\n` +
           (summary.expiresAt <= now && summary.refreshFp === undefined
             ? `warning: the access token has expired and there is no refresh token; \`baton login ${key}\` will be needed\n`
-            : ""),
+            : "") +
+          (options.from === undefined ? "" : `${handOverNote(options.from, key, source)}\n`),
       ),
     );
   });
@@ -215,6 +240,10 @@ export const importCommand = Command.make(
       Flag.withDescription("FILE is a token JSON {access_token, refresh_token, expires_at | expires_in, …}"),
       Flag.withDefault(false),
     ),
+    from: Flag.Literals("from", ADOPT_FORMATS).pipe(
+      Flag.withDescription("adopt the login another tool holds (FILE defaults to the tool's own file)"),
+      Flag.optional,
+    ),
   },
   (input) => runImport(parseImportOptions(input)),
 ).pipe(
@@ -226,5 +255,6 @@ export const importCommand = Command.make(
       description: "a token response saved by another tool",
     },
     { command: "baton import github:work - < work.baton", description: "from stdin (needs BATON_PASSPHRASE)" },
+    { command: "baton import claude --from claude-code", description: "adopt Claude Code's login" },
   ]),
 );
