@@ -79,12 +79,14 @@ describe("baton exec --env", () => {
 
   it("exec --min-valid - should refresh first (one server call) when less remains, and not warn then", async () => {
     const before = await token("demo:you");
+    // Less than 599 s of the 600 s lifetime must remain: let a little more than a second pass since the login.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
     const counters = server.counters();
     const result = await session.run([
       "exec",
       "demo:you",
       "--min-valid",
-      "600s",
+      "599s",
       "--",
       ...report("BATON_ACCESS_TOKEN"),
     ]);
