@@ -13,10 +13,10 @@ import {
   NodeHostIdentity,
   OAuthTokenEndpoint,
   ProviderRegistry,
+  resolveHome,
 } from "@baton/adapters";
 import { type AccountRef, InvalidInput, ProtocolHooks, type ProtocolPoint, Tokens } from "@baton/core";
 import { Context, Effect, Layer, Logger, References } from "effect";
-import { resolveHome } from "./home.ts";
 
 /** Settings read once from the environment. */
 export class CliEnvironment extends Context.Service<

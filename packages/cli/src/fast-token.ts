@@ -7,10 +7,9 @@
  */
 import { closeSync, constants, fstatSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { resolveHome } from "@baton/adapters/home-files";
+import { isValidName } from "@baton/core/account-name";
 import { freshness } from "@baton/core/policy";
-import { resolveHome } from "./home.ts";
-
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** Reads a regular file owned by us without following a symlink; `undefined` on anything unexpected. */
 const readPlainFile = (path: string): string | undefined => {
@@ -38,7 +37,7 @@ const registeredAccount = (home: string, provider: string, named: string | undef
     const config = JSON.parse(text) as { providers?: Record<string, unknown>; defaults?: Record<string, unknown> };
     if (config.providers === undefined || !Object.hasOwn(config.providers, provider)) return undefined;
     const account = named ?? config.defaults?.[provider];
-    return typeof account === "string" && NAME.test(account) ? account : undefined;
+    return typeof account === "string" && isValidName(account) ? account : undefined;
   } catch {
     return undefined;
   }
@@ -49,7 +48,7 @@ export const tryFastToken = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv
   if (args.length !== 2 || args[0] !== "token" || env.BATON_STORAGE !== "file" || env.BATON_DEBUG === "1") return false;
   const ref = args[1] ?? "";
   const [provider = "", named, ...rest] = ref.split(":");
-  if (rest.length > 0 || !NAME.test(provider) || (named !== undefined && !NAME.test(named))) return false;
+  if (rest.length > 0 || !isValidName(provider) || (named !== undefined && !isValidName(named))) return false;
   const home = resolveHome(env);
   const account = registeredAccount(home, provider, named);
   if (account === undefined) return false;

@@ -5,8 +5,6 @@
  * the background. `accessToken(ref)` answers from memory while the token is fresh (no I/O, no Effect runtime on that
  * path) and otherwise runs the cross-process refresh protocol, cooperating with CLI processes on the same store.
  */
-import { homedir, platform } from "node:os";
-import { join } from "node:path";
 import {
   type AccountRef,
   type AccountStatus,
@@ -28,7 +26,7 @@ import {
 } from "@baton/core";
 import { Effect, Exit, Fiber, Layer, ManagedRuntime, PubSub, Scope } from "effect";
 import { ProviderRegistry } from "../config/index.ts";
-import { FileLock, layerFileStores } from "../file/index.ts";
+import { FileLock, layerFileStores, resolveHome } from "../file/index.ts";
 import { OAuthHttp, OAuthTokenEndpoint } from "../oauth/index.ts";
 import * as FileSessions from "../sessions/file-sessions.ts";
 import { BackgroundRefresh } from "./background-refresh.ts";
@@ -71,14 +69,8 @@ export interface Baton {
   close(): Promise<void>;
 }
 
-export const defaultHome = (): string =>
-  process.env.BATON_HOME ??
-  (platform() === "darwin"
-    ? join(homedir(), "Library", "Application Support", "baton")
-    : join(process.env.XDG_STATE_HOME ?? join(homedir(), ".local", "state"), "baton"));
-
 export const createBaton = async (options: CreateBatonOptions = {}): Promise<Baton> => {
-  const home = options.home ?? defaultHome();
+  const home = options.home ?? resolveHome();
   const thresholdMs = options.thresholdMs ?? DEFAULT_THRESHOLD_MS;
   const ports = Layer.mergeAll(layerFileStores({ home }), ProviderRegistry.layer(home), OAuthTokenEndpoint.layer(home));
   const app = Layer.fresh(Tokens.layer).pipe(
