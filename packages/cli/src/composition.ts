@@ -17,6 +17,7 @@ import {
 } from "@baton/adapters";
 import { type AccountRef, InvalidInput, ProtocolHooks, type ProtocolPoint, Tokens } from "@baton/core";
 import { Context, Effect, Layer, Logger, References } from "effect";
+import { logLine } from "./log-line.ts";
 
 /** Settings read once from the environment. */
 export class CliEnvironment extends Context.Service<
@@ -97,12 +98,7 @@ const stderrLogger = (debug: boolean) =>
     const text = (Array.isArray(message) ? message : [message])
       .map((m) => (typeof m === "string" ? m : JSON.stringify(m)))
       .join(" ");
-    const level = logLevel.toLowerCase();
-    process.stderr.write(
-      debug
-        ? `baton ${date.toISOString()} ${level}: ${text}\n`
-        : `baton: ${level === "warn" ? "warning" : level}: ${text}\n`,
-    );
+    process.stderr.write(logLine(logLevel.toLowerCase(), text, debug ? date : undefined));
   });
 
 /** Provides the app's services, logging (stderr, only with BATON_DEBUG=1) and test hooks to a command. */
