@@ -42,11 +42,16 @@ export const addProvider = async (
  * `baton login REF --no-browser`: waits for the authorization URL on stderr and approves it as the user's browser
  * would (following the redirects and delivering the code to baton's loopback listener).
  */
-export const loginHeadless = async (home: string, ref = REF): Promise<void> => {
+export const loginHeadless = async (
+  home: string,
+  ref = REF,
+  env: Readonly<Record<string, string>> = {},
+): Promise<void> => {
   let approval: Promise<unknown> | undefined;
   let buffered = "";
   const { done } = startBaton(["login", ref, "--no-browser"], {
     home,
+    env,
     timeoutMs: 30_000,
     onStderr: (text) => {
       buffered += text;

@@ -1,72 +1,31 @@
 /**
- * The composition root: the only place that wires adapters to the core's ports. Every command gets its services
- * from here, so the CLI, the demo's child processes and the tests all run the same wiring over one BATON_HOME.
+ * The CLI's side of the composition root: the settings read once from the environment (BATON_HOME, BATON_STORAGE,
+ * BATON_DEBUG, NO_COLOR), and every command run with the services of `NodeBaton.layer` — the adapters' one wiring,
+ * which the Promise facade uses too — with log lines on stderr. The demo's child processes and the tests run the
+ * same wiring over their BATON_HOME.
  */
-
-import {
-  FileClaimStore,
-  FileEventStore,
-  FileLock,
-  FileSessions,
-  KeychainSecretStore,
-  layerFileStores,
-  NodeHostIdentity,
-  OAuthTokenEndpoint,
-  ProviderRegistry,
-  resolveHome,
-} from "@baton/adapters";
-import { type AccountRef, InvalidInput, ProtocolHooks, type ProtocolPoint, Tokens } from "@baton/core";
-import { Context, Effect, Layer, Logger, References } from "effect";
+import { NodeBaton, resolveHome } from "@baton/adapters";
+import { type AccountRef, InvalidInput, ProtocolHooks, type ProtocolPoint } from "@baton/core";
+import { Context, Effect } from "effect";
 import { logLine } from "./log-line.ts";
 
 /** Settings read once from the environment. */
 export class CliEnvironment extends Context.Service<
   CliEnvironment,
-  { readonly home: string; readonly debug: boolean; readonly color: boolean; readonly storage: "file" | "keychain" }
+  {
+    readonly home: string;
+    readonly debug: boolean;
+    readonly color: boolean;
+    readonly storage: NodeBaton.SecretStorage;
+  }
 >()("@baton/cli/CliEnvironment") {}
-
-export type Storage = "file" | "keychain";
-
-/** BATON_STORAGE: the OS keychain unless file storage is chosen explicitly; anything else is a usage error. */
-export const storageFromEnvironment = (value: string | undefined): Storage | InvalidInput =>
-  value === undefined || value === "" || value === "keychain"
-    ? "keychain"
-    : value === "file"
-      ? "file"
-      : new InvalidInput({ reason: "argument", message: `BATON_STORAGE must be "keychain" or "file", not "${value}"` });
 
 export const environmentFromProcess = () => ({
   home: resolveHome(process.env),
   debug: process.env.BATON_DEBUG === "1",
   color: process.stdout.isTTY === true && process.env.NO_COLOR === undefined,
-  storage: storageFromEnvironment(process.env.BATON_STORAGE),
+  storage: NodeBaton.storageFromEnvironment(process.env.BATON_STORAGE),
 });
-
-/**
- * Secrets in the OS keychain (default) or in 0600 files (explicit choice); events, claims and the lock always live
- * in files under BATON_HOME. An unavailable keychain is reported by the keychain store, never replaced by files.
- */
-const storesLayer = (home: string, storage: Storage) =>
-  storage === "file"
-    ? layerFileStores({ home })
-    : Layer.mergeAll(
-        KeychainSecretStore.layer(),
-        FileEventStore.layer({ home }),
-        FileClaimStore.layer({ home }),
-        FileLock.layer({ home }),
-      ).pipe(Layer.provideMerge(NodeHostIdentity.layer));
-
-/** Every port of the protocol over the given home. */
-export const portsLayer = (home: string, storage: Storage) =>
-  Layer.mergeAll(
-    storesLayer(home, storage),
-    ProviderRegistry.layer(home),
-    OAuthTokenEndpoint.layer(home),
-    FileSessions.layer({ home }).pipe(Layer.provide(NodeHostIdentity.layer)),
-  );
-
-export const appLayer = (home: string, storage: Storage) =>
-  Layer.fresh(Tokens.layer).pipe(Layer.provideMerge(portsLayer(home, storage)));
 
 /**
  * Test-only fault injection, for the multi-process tests: `BATON_TEST_HOOK=<point>:hang` makes this process announce
@@ -94,12 +53,7 @@ export const hooksFromEnvironment = (value: string | undefined) => {
  * messages never contain secrets: the core logs fingerprints only (I8).
  */
 const stderrLogger = (debug: boolean) =>
-  Logger.make<unknown, void>(({ message, logLevel, date }) => {
-    const text = (Array.isArray(message) ? message : [message])
-      .map((m) => (typeof m === "string" ? m : JSON.stringify(m)))
-      .join(" ");
-    process.stderr.write(logLine(logLevel.toLowerCase(), text, debug ? date : undefined));
-  });
+  NodeBaton.lineLogger((level, text, date) => process.stderr.write(logLine(level, text, debug ? date : undefined)));
 
 /** Provides the app's services, logging (stderr, only with BATON_DEBUG=1) and test hooks to a command. */
 export const provideApp = <A, E, R>(effect: Effect.Effect<A, E, R>, environment = environmentFromProcess()) => {
@@ -109,9 +63,13 @@ export const provideApp = <A, E, R>(effect: Effect.Effect<A, E, R>, environment 
   if (storage instanceof InvalidInput) return Effect.fail(storage);
   const env = { ...environment, storage };
   return withHooks.pipe(
-    Effect.provide(appLayer(env.home, storage)),
+    Effect.provide(
+      NodeBaton.layer({
+        backend: { kind: "home", home: env.home, secrets: storage },
+        logger: stderrLogger(env.debug),
+        minimumLogLevel: env.debug ? "Debug" : "Warn",
+      }),
+    ),
     Effect.provideService(CliEnvironment, env),
-    Effect.provideService(References.MinimumLogLevel, env.debug ? "Debug" : "Warn"),
-    Effect.provide(Logger.layer([stderrLogger(env.debug)])),
   );
 };

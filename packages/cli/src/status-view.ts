@@ -2,8 +2,9 @@
  * What `baton status` shows, apart from parsing its options: the table and the `--json` document (docs/cli.md; never
  * a secret). Used by commands/status.ts and, without loading effect/cli, by status-entry.ts.
  */
+
+import { type AccountStatus, accountStatus, allAccounts } from "@baton/core";
 import { Clock, Effect } from "effect";
-import { type AccountStatus, accountStatus, allAccounts } from "./account-status.ts";
 import { CliEnvironment } from "./composition.ts";
 import { absoluteTime, paint, relativeTime, table } from "./format.ts";
 import { resolveKnownAccount } from "./resolve.ts";

@@ -14,6 +14,7 @@ import { ProviderRegistry } from "@baton/adapters";
 import {
   type AccountRef,
   accountKey,
+  allAccounts,
   EventStore,
   HostIdentity,
   record,
@@ -26,7 +27,6 @@ import {
 } from "@baton/core";
 import { Clock, Effect } from "effect";
 import { Command, Flag } from "effect/cli";
-import { allAccounts } from "../account-status.ts";
 import { CliEnvironment } from "../composition.ts";
 import { absoluteTime, relativeTime } from "../format.ts";
 import { storeProblem } from "./export.ts";

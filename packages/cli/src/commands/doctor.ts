@@ -20,6 +20,7 @@ import { FileEventStore, FileLock, OAuthHttp, ProviderRegistry } from "@baton/ad
 import {
   type AccountRef,
   accountKey,
+  allAccounts,
   ClaimStore,
   Credentials,
   clockSkew,
@@ -34,7 +35,6 @@ import {
 } from "@baton/core";
 import { Clock, Effect, Exit, Schema } from "effect";
 import { Command, Flag } from "effect/cli";
-import { allAccounts } from "../account-status.ts";
 import { CliEnvironment } from "../composition.ts";
 import { absoluteTime, paint } from "../format.ts";
 

@@ -16,6 +16,7 @@ import { Discovery, ProviderRegistry } from "@baton/adapters";
 import {
   type AccountRef,
   accountKey,
+  allAccounts,
   type Credentials,
   EventStore,
   Retryable,
@@ -25,7 +26,6 @@ import {
 } from "@baton/core";
 import { Clock, Effect } from "effect";
 import { Command, Flag } from "effect/cli";
-import { allAccounts } from "../account-status.ts";
 import { CliEnvironment } from "../composition.ts";
 import { table } from "../format.ts";
 import { storeProblem } from "./export.ts";

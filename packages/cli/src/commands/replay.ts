@@ -2,10 +2,9 @@
  * `baton replay [REF] [--json]`: the event history as a readable timeline per account — who (host, pid) did what,
  * when — with anomalies flagged, folded by the same pure `replay` the running system uses.
  */
-import { type AccountRef, accountKey, EventStore, replay, stateName } from "@baton/core";
+import { type AccountRef, accountKey, allAccounts, EventStore, replay, stateName } from "@baton/core";
 import { Effect, Option } from "effect";
 import { Argument, Command, Flag } from "effect/cli";
-import { allAccounts } from "../account-status.ts";
 import { CliEnvironment } from "../composition.ts";
 import { absoluteTime, paint } from "../format.ts";
 import { resolveKnownAccount } from "../resolve.ts";
