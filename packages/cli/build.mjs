@@ -11,7 +11,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 // Chunk names carry content hashes: start from an empty output folder so stale chunks never pile up.
 rmSync(join(here, "dist"), { recursive: true, force: true });
 await build({
-  entryPoints: { baton: join(here, "src", "launcher.ts") },
+  entryPoints: { baton: join(here, "src", "bin.ts") },
   outdir: join(here, "dist"),
   outExtension: { ".js": ".mjs" },
   chunkNames: "chunks/[name]-[hash]",

@@ -1,6 +1,8 @@
 /**
  * Running the real `baton` CLI (the bundled packages/cli/dist/baton.mjs, built by `pnpm run build` before the tests)
- * as child processes on a shared BATON_HOME, the way users and scripts do.
+ * as child processes on a shared BATON_HOME, the way users and scripts do. A run that sets BATON_TEST_HOOK runs the
+ * test-only build with protocol hooks instead (test/dist/baton-hooked.mjs, hooked-baton.ts): the same CLI from the
+ * same sources, bundled by the integration tests' global setup.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -9,6 +11,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const BATON = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "packages", "cli", "dist", "baton.mjs");
+export const HOOKED_BATON = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "baton-hooked.mjs");
 
 export interface BatonResult {
   readonly code: number;
@@ -26,7 +29,8 @@ export interface BatonOptions {
 }
 
 export const startBaton = (args: ReadonlyArray<string>, options: BatonOptions) => {
-  const child = spawn(process.execPath, [BATON, ...args], {
+  const hooked = (options.env?.BATON_TEST_HOOK ?? "") !== "";
+  const child = spawn(process.execPath, [hooked ? HOOKED_BATON : BATON, ...args], {
     env: { ...process.env, BATON_HOME: options.home, BATON_STORAGE: "file", NO_COLOR: "1", ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -1,12 +1,12 @@
 /**
  * The CLI's side of the composition root: the settings read once from the environment (BATON_HOME, BATON_STORAGE,
- * BATON_DEBUG, NO_COLOR), and every command run with the services of `NodeBaton.layer` — the adapters' one wiring,
- * which the Promise facade uses too — with log lines on stderr. The demo's child processes and the tests run the
- * same wiring over their BATON_HOME.
+ * BATON_DEBUG, NO_COLOR), and the services every command runs with — those of `NodeBaton.layer`, the adapters' one
+ * wiring, which the Promise facade uses too — with log lines on stderr. The demo's child processes and the tests run
+ * the same wiring over their BATON_HOME.
  */
 import { NodeBaton, resolveHome } from "@baton/adapters";
-import { type AccountRef, InvalidInput, ProtocolHooks, type ProtocolPoint } from "@baton/core";
-import { Context, Effect } from "effect";
+import { InvalidInput } from "@baton/core";
+import { Context, Effect, Layer, References } from "effect";
 import { logLine } from "./log-line.ts";
 
 /** Settings read once from the environment. */
@@ -27,49 +27,55 @@ export const environmentFromProcess = () => ({
   storage: NodeBaton.storageFromEnvironment(process.env.BATON_STORAGE),
 });
 
-/**
- * Test-only fault injection, for the multi-process tests: `BATON_TEST_HOOK=<point>:hang` makes this process announce
- * `BATON_HOOK <point>` on stderr when it reaches that protocol point and then stall there (the test kills it);
- * `<point>:stall-ms:<n>` stalls n ms and continues.
- */
-export const hooksFromEnvironment = (value: string | undefined) => {
-  if (value === undefined || value === "") return undefined;
-  const [point, action, arg] = value.split(":");
-  return {
-    at: (reached: ProtocolPoint, _account: AccountRef) =>
-      reached !== point
-        ? Effect.void
-        : Effect.gen(function* () {
-            yield* Effect.sync(() => process.stderr.write(`BATON_HOOK ${reached}\n`));
-            if (action === "hang") return yield* Effect.forever(Effect.sleep("1 hour")); // Effect.never holds no handle: Node would exit 0
-            if (action === "stall-ms")
-              yield* Effect.sync(() => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Number(arg)));
-          }),
-  };
-};
+type Environment = ReturnType<typeof environmentFromProcess>;
+
+/** What the commands run with. */
+export type AppServices = NodeBaton.Services | CliEnvironment;
 
 /**
- * Log lines on stderr: warnings always (`baton: warning: …`), decisions with BATON_DEBUG=1 (time-stamped). Log
- * messages never contain secrets: the core logs fingerprints only (I8).
+ * Services added to the app's for every command, on top of the wiring: an extension point (e.g. the core's
+ * `ProtocolHooks`); the `baton` executable adds none.
  */
-const stderrLogger = (debug: boolean) =>
-  NodeBaton.lineLogger((level, text, date) => process.stderr.write(logLine(level, text, debug ? date : undefined)));
+export type Extension = Layer.Layer<never>;
 
-/** Provides the app's services, logging (stderr, only with BATON_DEBUG=1) and test hooks to a command. */
-export const provideApp = <A, E, R>(effect: Effect.Effect<A, E, R>, environment = environmentFromProcess()) => {
-  const hooks = hooksFromEnvironment(process.env.BATON_TEST_HOOK);
-  const withHooks = hooks === undefined ? effect : Effect.provideService(effect, ProtocolHooks, hooks);
-  const { storage } = environment;
-  if (storage instanceof InvalidInput) return Effect.fail(storage);
-  const env = { ...environment, storage };
-  return withHooks.pipe(
-    Effect.provide(
-      NodeBaton.layer({
-        backend: { kind: "home", home: env.home, secrets: storage },
-        logger: stderrLogger(env.debug),
-        minimumLogLevel: env.debug ? "Debug" : "Warn",
-      }),
-    ),
-    Effect.provideService(CliEnvironment, env),
+/**
+ * Log lines on stderr: warnings always (`baton: warning: …`); decisions too, time-stamped, when debugging
+ * (BATON_DEBUG=1, or `--log-level debug`, which lowers the minimum level for the command it runs). Log messages never
+ * contain secrets: the core logs fingerprints only (I8).
+ */
+const stderrLogger = NodeBaton.lineLogger((line) =>
+  process.stderr.write(logLine(line.level, line.text, line.debugging ? line.date : undefined)),
+);
+
+/** The services of the commands; an invalid BATON_STORAGE fails them (exit 2) but not `--help`. */
+export const appLayer = (
+  environment: Environment,
+  extension: Extension = Layer.empty,
+): Layer.Layer<AppServices, InvalidInput> =>
+  Layer.unwrap(
+    Effect.suspend(() => {
+      const { storage } = environment;
+      if (storage instanceof InvalidInput) return Effect.fail(storage);
+      const env = { ...environment, storage };
+      return Effect.succeed(
+        Layer.mergeAll(
+          NodeBaton.layer({ backend: { kind: "home", home: env.home, secrets: storage }, logger: stderrLogger }),
+          Layer.succeed(CliEnvironment)(env),
+          extension,
+        ),
+      );
+    }),
   );
-};
+
+/** The minimum level of the log lines on stderr: decisions with BATON_DEBUG=1, else warnings and errors. */
+export const withLogLevel =
+  (environment: Environment) =>
+  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.provideService(effect, References.MinimumLogLevel, environment.debug ? "Debug" : "Warn");
+
+/** Runs a command's effect with the app's services and log level (the lean entry's way; main.ts parses first). */
+export const provideApp = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  extension?: Extension,
+  environment = environmentFromProcess(),
+) => effect.pipe(Effect.provide(appLayer(environment, extension)), withLogLevel(environment));

@@ -5,7 +5,7 @@
  * core's name rule and timing policy, and the file stores' own secure reads (`@baton/adapters/home-files`): the
  * registry and the secret record are read by exactly the rules of the full path (no symlink followed anywhere below
  * BATON_HOME, loose modes repaired with the same warning). It applies to file storage only (BATON_STORAGE=file) and
- * to exactly `token REF`. Anything else — a refused path, a token that is not fresh, an unusual record — answers "not
+ * to exactly `token REF` (lean-invocation.ts). Anything else — a refused path, a token that is not fresh, an unusual record — answers "not
  * handled" and the full CLI takes over, with its checks and its error messages.
  */
 
@@ -40,10 +40,10 @@ const freshAccessToken = (bytes: Buffer): string | undefined => {
   return freshness({ expiresAt, obtainedAt }, Date.now()) === "fresh" ? accessToken : undefined;
 };
 
-/** Prints the token and returns true when the fast path applies; false hands over to the full CLI. */
-export const tryFastToken = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = process.env): boolean => {
-  if (args.length !== 2 || args[0] !== "token" || env.BATON_STORAGE !== "file" || env.BATON_DEBUG === "1") return false;
-  const [provider = "", named, ...rest] = (args[1] ?? "").split(":");
+/** Prints the token of `baton token REF` and returns true when the fast path applies; false hands over. */
+export const tryFastToken = (ref: string, env: NodeJS.ProcessEnv = process.env): boolean => {
+  if (env.BATON_STORAGE !== "file" || env.BATON_DEBUG === "1") return false;
+  const [provider = "", named, ...rest] = ref.split(":");
   if (rest.length > 0 || !isValidName(provider) || (named !== undefined && !isValidName(named))) return false;
   // Repairs (a loosened mode) happen while reading, as on the full path, and are reported whoever answers.
   const warnings: Array<string> = [];

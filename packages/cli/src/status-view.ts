@@ -1,6 +1,6 @@
 /**
  * What `baton status` shows, apart from parsing its options: the table and the `--json` document (docs/cli.md; never
- * a secret). Used by commands/status.ts and, without loading effect/cli, by status-entry.ts.
+ * a secret). Used by commands/status.ts and, without loading effect/cli, by lean-entry.ts.
  */
 
 import { type AccountStatus, accountStatus, allAccounts } from "@baton/core";
@@ -35,7 +35,7 @@ export const renderStatusTable = (statuses: ReadonlyArray<AccountStatus>, now: n
   );
 };
 
-/** The behaviour of `baton status [REF] [--json]`, apart from parsing (also run by status-entry.ts). */
+/** The behaviour of `baton status [REF] [--json]`, apart from parsing (also run by lean-entry.ts). */
 export const showStatus = (ref: string | undefined, json: boolean) =>
   Effect.gen(function* () {
     const env = yield* CliEnvironment;

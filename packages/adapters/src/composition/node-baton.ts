@@ -17,7 +17,7 @@ import {
   type TokenEndpoint,
   Tokens,
 } from "@baton/core";
-import { Layer, Logger, type LogLevel, References } from "effect";
+import { Layer, Logger, LogLevel, References } from "effect";
 import { ProviderRegistry } from "../config/index.ts";
 import { FileClaimStore, FileEventStore, FileLock, FileSecretStore, NodeHostIdentity } from "../file/index.ts";
 import { KeychainSecretStore } from "../keychain/index.ts";
@@ -37,10 +37,11 @@ export type Backend = { readonly kind: "home"; readonly home: string; readonly s
 export interface Options {
   readonly backend: Backend;
   /**
-   * Receives the log lines of everything run with these services, from `minimumLogLevel` up (default: Effect's
-   * logger and level stay as they are). baton logs fingerprints, never secrets (I8).
+   * Receives the log lines of everything run with these services (default: Effect's logger). baton logs
+   * fingerprints, never secrets (I8).
    */
   readonly logger?: Logger.Logger<unknown, void>;
+  /** The least severe level logged, with `logger` (default: the level of the context the services are built in). */
   readonly minimumLogLevel?: LogLevel.LogLevel;
 }
 
@@ -83,21 +84,31 @@ const homePorts = (backend: Backend) =>
 export const layer = (options: Options): Layer.Layer<Services> => {
   const services = Layer.fresh(Tokens.layer).pipe(Layer.provideMerge(homePorts(options.backend)));
   if (options.logger === undefined) return services;
+  const level = options.minimumLogLevel;
   const logging = Layer.mergeAll(
     Logger.layer([options.logger]),
-    Layer.succeed(References.MinimumLogLevel)(options.minimumLogLevel ?? "Info"),
+    level === undefined ? Layer.empty : Layer.succeed(References.MinimumLogLevel)(level),
   );
   return services.pipe(Layer.provideMerge(logging));
 };
 
-/**
- * A logger that hands each line to `write` as its level (`debug`, `info`, `warn`, `error`, …), its text (the logged
- * values joined with spaces, non-strings as JSON) and its time.
- */
-export const lineLogger = (write: (level: string, text: string, date: Date) => void): Logger.Logger<unknown, void> =>
-  Logger.make(({ message, logLevel, date }) => {
+/** A log line as {@link lineLogger} hands it on. */
+export interface LogLine {
+  /** `debug`, `info`, `warn`, `error`, … */
+  readonly level: string;
+  /** The logged values joined with spaces, non-strings as JSON. */
+  readonly text: string;
+  readonly date: Date;
+  /** Whether debug lines are being logged (the minimum level is `Debug` or lower): a debugging run. */
+  readonly debugging: boolean;
+}
+
+/** A logger that hands each line to `write`. */
+export const lineLogger = (write: (line: LogLine) => void): Logger.Logger<unknown, void> =>
+  Logger.make(({ message, logLevel, date, fiber }) => {
     const text = (Array.isArray(message) ? message : [message])
       .map((part) => (typeof part === "string" ? part : JSON.stringify(part)))
       .join(" ");
-    write(logLevel.toLowerCase(), text, date);
+    const debugging = LogLevel.isLessThanOrEqualTo(fiber.getRef(References.MinimumLogLevel), "Debug");
+    write({ level: logLevel.toLowerCase(), text, date, debugging });
   });

@@ -85,7 +85,7 @@ export const createBaton = async (options: CreateBatonOptions = {}): Promise<Bat
       backend: { kind: "home", home, secrets: storage },
       ...(logger === undefined
         ? {}
-        : { logger: NodeBaton.lineLogger((level, text) => logger(level, text)), minimumLogLevel: "Debug" }),
+        : { logger: NodeBaton.lineLogger((line) => logger(line.level, line.text)), minimumLogLevel: "Debug" }),
     }),
   );
   const settings = { ...RefreshSettings.defaultValue(), thresholdMs };
