@@ -29,6 +29,7 @@ import { Clock, Effect } from "effect";
 import { Command, Flag } from "effect/cli";
 import { CliEnvironment } from "../composition.ts";
 import { absoluteTime, relativeTime } from "../format.ts";
+import { jsonFlag } from "../json-flag.ts";
 import { storeProblem } from "./export.ts";
 
 export const UNREFRESHABLE_AFTER_MS = 7 * 24 * 60 * 60 * 1000;
@@ -184,10 +185,7 @@ export const cleanCommand = Command.make(
       Flag.withDescription("remove what is listed (without it: a dry run)"),
       Flag.withDefault(false),
     ),
-    json: Flag.Boolean("json").pipe(
-      Flag.withDescription("machine-readable output (docs/cli.md)"),
-      Flag.withDefault(false),
-    ),
+    json: jsonFlag,
   },
   (options) => runClean(options),
 ).pipe(

@@ -4,9 +4,10 @@
  */
 import { type AccountRef, accountKey, allAccounts, EventStore, replay, stateName } from "@baton/core";
 import { Effect, Option } from "effect";
-import { Argument, Command, Flag } from "effect/cli";
+import { Argument, Command } from "effect/cli";
 import { CliEnvironment } from "../composition.ts";
 import { absoluteTime, paint } from "../format.ts";
+import { jsonFlag } from "../json-flag.ts";
 import { resolveKnownAccount } from "../resolve.ts";
 import { describeEvent, findAnomalies, summarize } from "../timeline.ts";
 
@@ -29,10 +30,7 @@ export const replayCommand = Command.make(
       Argument.withDescription("PROVIDER:ACCOUNT (default: every account)"),
       Argument.optional,
     ),
-    json: Flag.Boolean("json").pipe(
-      Flag.withDescription("machine-readable output (docs/cli.md)"),
-      Flag.withDefault(false),
-    ),
+    json: jsonFlag,
   },
   ({ ref, json }) =>
     Effect.gen(function* () {
