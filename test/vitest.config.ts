@@ -1,4 +1,5 @@
-// Integration tests: several packages together, real processes, a real authorization server on 127.0.0.1.
+// Integration tests: several packages together, real processes, a real authorization server on 127.0.0.1. The global
+// setup bundles the test-only CLI with protocol hooks (support/hooked-baton.ts).
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
@@ -9,5 +10,6 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 60_000,
     fileParallelism: false,
+    globalSetup: ["support/hooked-baton.setup.mjs"],
   },
 });

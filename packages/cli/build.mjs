@@ -13,7 +13,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 rmSync(join(here, "dist"), { recursive: true, force: true });
 await build({
   entryPoints: {
-    baton: join(here, "src", "launcher.ts"),
+    baton: join(here, "src", "bin.ts"),
     "docker-credential-baton": join(here, "src", "docker-credential-entry.ts"),
   },
   outdir: join(here, "dist"),

@@ -5,7 +5,10 @@ export const bundleOptions = {
   platform: "node",
   format: "esm",
   target: "node22",
+  // Maps without the sources' text: stack traces (node --enable-source-maps) point at baton's own files and lines,
+  // and the installed package stays small (the text of Effect's sources alone is ~9 MB).
   sourcemap: "linked",
+  sourcesContent: false,
   // The local authorization server (its own package, with oidc-provider) is loaded only by `baton demo`; the keychain
   // binding is native.
   external: ["@baton/devserver", "@napi-rs/keyring"],

@@ -89,7 +89,7 @@ describe("the everyday commands, in the order a user meets them", () => {
     const token = await tokenOf("demo:you");
     const table = await session.run(["status"]);
     expect(table.code).toBe(0);
-    expect(table.stdout).toMatch(/demo:you\s+valid\s+1\s+in \d+m/);
+    expect(table.stdout).toMatch(/demo:you \*\s+\S+\s+valid\s+1\s+in \d+m/);
     const json = await session.run(["status", "demo:you", "--json"]);
     expect(json.code).toBe(0);
     const parsed = JSON.parse(json.stdout) as { version: number; accounts: Array<Record<string, unknown>> };

@@ -27,7 +27,7 @@ describe("baton demo", () => {
       expect(result.stdout).toMatch(
         /round 1: 3 processes → 1 refresh grant, 0 reuse errors, 3\/3 hold token [0-9a-f]{8} after \d+ ms/,
       );
-      expect(result.stdout).toMatch(/demo:you\s+valid\s+2\s+/);
+      expect(result.stdout).toMatch(/demo:you \*\s+\S+\s+valid\s+2\s+/);
       expect(result.stdout).toContain("replay: ");
       expect(result.stdout).toContain("one refresh per rotation, zero reuse, nobody logged out.");
     } finally {

@@ -63,7 +63,8 @@ describe("baton export", () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toBe("");
     expect(result.stderr).toMatch(/exported demo:you \(generation 1, access [0-9a-f]{8}, refresh [0-9a-f]{8}, expires/);
-    expect(result.stderr).toContain("run `baton logout demo:you --keep-remote` here");
+    expect(result.stderr).toContain("shares ONE token family");
+    expect(result.stderr).toContain("--move");
     expect((await stat(exported)).mode & 0o777).toBe(0o600);
     const envelope = JSON.parse(await readFile(exported, "utf8")) as Envelope;
     expect(envelope).toMatchObject({ format: "baton-export", version: 1, cipher: "aes-256-gcm", account: "demo:you" });

@@ -4,7 +4,7 @@
  * login's own outputs, and fixtures written straight into the file stores for what a test cannot wait for — an
  * account whose last event is days old, a session or lock left by a process that is gone, a damaged event log.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
@@ -12,7 +12,7 @@ import { FileEventStore, FileSecretStore } from "@baton/adapters";
 import { type AccountRef, accountKey, type Credentials, fingerprint, type NewAccountEvent } from "@baton/core";
 import { approveAuthorization } from "@baton/devserver";
 import { Effect } from "effect";
-import { BATON, type BatonOptions, type BatonResult, runBaton, startBaton } from "./baton-cli.ts";
+import { type BatonOptions, type BatonResult, runBaton, startBaton } from "./baton-cli.ts";
 
 export const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -54,32 +54,12 @@ export const leaks = (
       outputs.filter((o) => o.text.includes(secret)).map((o) => `${fingerprint(secret)} in ${o.what}`),
     );
 
-/** Runs `baton ARGS` with `input` on its stdin (baton-cli.ts's runner gives children no stdin). */
-export const runBatonWithInput = (
+/** Runs `baton ARGS` with `input` on its stdin. */
+export const runBatonWithInput = async (
   args: ReadonlyArray<string>,
   input: string,
   options: { readonly home: string; readonly env?: Readonly<Record<string, string>> },
-): Promise<Recorded> =>
-  new Promise((resolve) => {
-    const child = spawn(process.execPath, [BATON, ...args], {
-      env: { ...process.env, BATON_HOME: options.home, BATON_STORAGE: "file", NO_COLOR: "1", ...options.env },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString("utf8");
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString("utf8");
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, signal, stdout, stderr, args });
-    });
-    child.stdin.end(input);
-  });
+): Promise<Recorded> => ({ ...(await runBaton(args, { ...options, input, timeoutMs: 60_000 })), args });
 
 /** `baton login REF --no-browser`, approving the printed URL as the user's browser would; returns its outputs. */
 export const loginWithCli = async (home: string, ref: string): Promise<Recorded> => {

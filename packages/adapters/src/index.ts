@@ -2,9 +2,11 @@
  * @baton/adapters — the platform side of baton's ports: file stores (secrets, events, claims), the proper-lockfile
  * account lock with its change watcher, Node's host identity, session records, the provider registry (config.json),
  * and OAuth on oauth4webapi (discovery, the refresh token endpoint, loopback PKCE and device logins, revocation).
+ * `NodeBaton.layer` is the composition root that wires them to the core's ports, for the CLI and the facade alike.
  * The local authorization server used by tests and the demo is its own package, `@baton/devserver`: an embedder
  * installing these adapters does not get oidc-provider.
  */
+export * as NodeBaton from "./composition/node-baton.ts";
 export * from "./config/index.ts";
 export * from "./facade/index.ts";
 export * from "./file/index.ts";

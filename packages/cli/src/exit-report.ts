@@ -1,6 +1,6 @@
 /**
  * The end of every CLI run — the full CLI (main.ts) and the lean entries for the simplest `token` and `status`
- * invocations (token-entry.ts, status-entry.ts): a failure is reported on stderr and mapped to its exit code
+ * invocations (lean-entry.ts): a failure is reported on stderr and mapped to its exit code
  * (exit-codes.ts), the same way whichever entry ran the command.
  */
 import { Cause, Exit } from "effect";

@@ -1,10 +1,17 @@
 /**
- * The `baton` executable: parses the command line with effect/cli, runs the command with the app's services from the
- * composition root, and turns the outcome into the exit-code contract (docs/cli.md). launcher.ts loads it on demand.
+ * The full `baton` CLI: every command, parsed by effect/cli (launcher.ts loads it for anything the lean entry does not
+ * run). Help asked for (`--help`, `baton help [COMMAND…]`) and the version go to stdout; an invalid invocation —
+ * including a command that needs a subcommand, such as a bare `baton` or `baton provider` — prints its errors and the
+ * help on stderr, exit 2, so stdout (where `baton token` writes) stays clean. effect/cli's interactive `--wizard` is
+ * not offered; its `--log-level` works (`debug` logs the decisions as BATON_DEBUG=1 does, composition.ts). The
+ * outcome becomes an exit code (exit-report.ts).
  */
+
+import { InvalidInput } from "@baton/core";
 import * as NodeServices from "@effect/platform-node/NodeServices";
 import { Effect, Exit } from "effect";
-import { CliOutput, Command } from "effect/cli";
+import { Argument, CliConfig, CliOutput, Command, GlobalFlag } from "effect/cli";
+import packageJson from "../package.json" with { type: "json" };
 import { cleanCommand } from "./commands/clean.ts";
 import { demoCommand } from "./commands/demo.ts";
 import { doctorCommand } from "./commands/doctor.ts";
@@ -23,73 +30,108 @@ import { replayCommand } from "./commands/replay.ts";
 import { statusCommand } from "./commands/status.ts";
 import { tokenCommand } from "./commands/token.ts";
 import { useCommand } from "./commands/use.ts";
-import { provideApp } from "./composition.ts";
-import { EXIT, messageOf } from "./exit-codes.ts";
+import { appLayer, type Extension, environmentFromProcess, withLogLevel } from "./composition.ts";
+import { EXIT } from "./exit-codes.ts";
 import { exitCodeAfter } from "./exit-report.ts";
 import { exitCodeOfRun, runInterruptibly } from "./signals.ts";
 
-export const VERSION = "0.1.0";
+const VERSION = packageJson.version;
+const environment = environmentFromProcess();
 
-const baton = Command.make("baton").pipe(
-  Command.withDescription(
-    "Keeps OAuth sessions alive for command-line tools: one refresh per rotation, every process adopts it.",
-  ),
-  Command.withSubcommands([
-    providerCommand,
-    loginCommand,
-    tokenCommand,
-    execCommand,
-    statusCommand,
-    refreshCommand,
-    useCommand,
-    logoutCommand,
-    replayCommand,
-    exportCommand,
-    importCommand,
-    cleanCommand,
-    rebuildCommand,
-    doctorCommand,
-    demoCommand,
-    hostCommand,
-    gitCredentialCommand,
-    kubectlCredentialCommand,
-  ]),
+const commands = [
+  providerCommand,
+  loginCommand,
+  tokenCommand,
+  execCommand,
+  statusCommand,
+  refreshCommand,
+  useCommand,
+  logoutCommand,
+  replayCommand,
+  exportCommand,
+  importCommand,
+  cleanCommand,
+  rebuildCommand,
+  doctorCommand,
+  demoCommand,
+  hostCommand,
+  gitCredentialCommand,
+  kubectlCredentialCommand,
+] as const;
+
+const describeBaton = Command.withDescription(
+  "Keeps OAuth sessions alive for command-line tools: one refresh per rotation, every process adopts it.",
 );
 
-/**
- * Help and version go to stdout when asked for; an invalid invocation (unknown flag, missing argument, bad value)
- * prints its errors and the command's help on stderr, so stdout — where `baton token` writes — stays clean.
- */
+/** `baton help [COMMAND…]` as listed; it runs `baton COMMAND… --help` on {@link listed}. */
+const help = Command.make("help", {
+  command: Argument.String("command").pipe(
+    Argument.withDescription("the command to explain, e.g. `provider add` (default: baton itself)"),
+    Argument.variadic(),
+  ),
+}).pipe(
+  Command.withDescription("Show the help of baton or of a command"),
+  Command.withExamples([{ command: "baton help provider add", description: "how to register a provider" }]),
+);
+
+/** The command tree whose help `baton help` prints: the same commands, and `help` itself as listed. */
+const listed = Command.make("baton").pipe(describeBaton, Command.withSubcommands([...commands, help]));
+
+/** Whether `path` names a command below `command` (by the tree's names, as the parser matches them). */
+const names = (command: Command.Command.Any, path: ReadonlyArray<string>): boolean => {
+  const [first, ...rest] = path;
+  return (
+    first === undefined ||
+    command.subcommands.some((group) => group.commands.some((sub) => sub.name === first && names(sub, rest)))
+  );
+};
+
+const explain = Command.withHandler(({ command }: { readonly command: ReadonlyArray<string> }) =>
+  names(listed, command)
+    ? Command.runWith(listed, { version: VERSION })([...command, "--help"])
+    : Effect.fail(
+        new InvalidInput({
+          reason: "argument",
+          message: `there is no command "baton ${command.join(" ")}"; run \`baton help\` for the list`,
+        }),
+      ),
+);
+
+/** The commands run with the app's services, built once the global flags (`--log-level`) are in place. */
+const baton = (extension: Extension | undefined) =>
+  Command.make("baton").pipe(
+    describeBaton,
+    Command.withSubcommands([...commands, help.pipe(explain)]),
+    Command.provide(appLayer(environment, extension)),
+  );
+
+/** Requested help and the version on stdout; an invalid invocation and implicit help on stderr. */
 const presenter = CliOutput.layerPresenter({
   present: (event) =>
-    event._tag === "InvalidInvocation"
+    event._tag === "InvalidInvocation" || (event._tag === "Help" && event.reason === "Implicit")
       ? Effect.gen(function* () {
           const formatter = yield* CliOutput.Formatter;
-          yield* Effect.sync(() =>
-            process.stderr.write(
-              `${formatter.formatErrors(event.errors)}\n\n${formatter.formatHelpDoc(event.helpDoc)}\n`,
-            ),
-          );
+          const errors = event._tag === "InvalidInvocation" ? `${formatter.formatErrors(event.errors)}\n\n` : "";
+          yield* Effect.sync(() => process.stderr.write(`${errors}${formatter.formatHelpDoc(event.helpDoc)}\n`));
         })
       : CliOutput.defaultPresenter.present(event),
 });
 
-const main = async (): Promise<number> => {
-  const program = Command.runWith(baton, { version: VERSION })(process.argv.slice(2));
+/** effect/cli's built-in global flags without the interactive wizard. */
+const builtIns = CliConfig.layer({ builtIns: GlobalFlag.BuiltIns.filter((flag) => flag !== GlobalFlag.Wizard) });
+
+/** Runs `args`; resolves to the process exit code. */
+export const run = async (args: ReadonlyArray<string>, extension?: Extension): Promise<number> => {
+  const program = Command.runWith(baton(extension), { version: VERSION })(args);
   const run = await runInterruptibly(
-    provideApp(program).pipe(Effect.provide(presenter), Effect.provide(NodeServices.layer)),
+    program.pipe(
+      withLogLevel(environment),
+      Effect.provide(presenter),
+      Effect.provide(builtIns),
+      Effect.provide(NodeServices.layer),
+    ),
   );
   return exitCodeOfRun(run, (exit) =>
     Exit.isSuccess(exit) ? (typeof process.exitCode === "number" ? process.exitCode : EXIT.ok) : exitCodeAfter(exit),
   );
 };
-
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    process.stderr.write(`baton: unexpected failure: ${messageOf(error)}\n`);
-    process.exitCode = EXIT.bug;
-  },
-);

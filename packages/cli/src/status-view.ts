@@ -2,12 +2,11 @@
  * What `baton status` shows, apart from parsing its options: the table and the `--json` document (docs/cli.md; never
  * a secret) — per account the core's status, plus whether it is its provider's default account and how many active
  * sessions (`baton exec`, embedded hosts) use it. Used by commands/status.ts and, without loading effect/cli, by
- * status-entry.ts.
+ * lean-entry.ts.
  */
 import { ProviderRegistry } from "@baton/adapters";
-import { Sessions } from "@baton/core";
+import { type AccountStatus, accountStatus, allAccounts, Sessions } from "@baton/core";
 import { Clock, Effect } from "effect";
-import { type AccountStatus, accountStatus, allAccounts } from "./account-status.ts";
 import { CliEnvironment } from "./composition.ts";
 import { absoluteTime, paint, relativeTime, table } from "./format.ts";
 import { resolveKnownAccount } from "./resolve.ts";
@@ -62,7 +61,7 @@ export const renderStatusTable = (statuses: ReadonlyArray<StatusRow>, now: numbe
   return [rows, ...legend, ...notes].join("\n");
 };
 
-/** The behaviour of `baton status [REF] [--json]`, apart from parsing (also run by status-entry.ts). */
+/** The behaviour of `baton status [REF] [--json]`, apart from parsing (also run by lean-entry.ts). */
 export const showStatus = (ref: string | undefined, json: boolean) =>
   Effect.gen(function* () {
     const env = yield* CliEnvironment;

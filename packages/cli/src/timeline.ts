@@ -97,21 +97,18 @@ export const findAnomalies = (events: ReadonlyArray<AccountEvent>, lockWaitWarnM
           });
         }
         if (event.refreshFp !== undefined) {
+          // Within one generation a later attempt presents the same token legitimately (the earlier one was never
+          // sent, was refused before processing, or is the one retry of an in-doubt attempt): only another
+          // generation presenting it is a reuse.
           const first = refreshTokens.get(event.refreshFp);
-          if (first?.attempt !== undefined) {
-            const retry = first.generation === event.generation;
+          if (first !== undefined && first.generation !== event.generation) {
             anomalies.push({
               seq: event.seq,
               kind: "refresh-reuse",
-              detail: retry
-                ? `refresh token ${event.refreshFp} presented again (attempt ${event.attempt} of generation ${event.generation}; allowed once inside a grace window, or after introspection said it was never used)`
-                : `refresh token ${event.refreshFp} of generation ${first.generation} presented again as generation ${event.generation}`,
-            });
-          } else if (first !== undefined && first.generation !== event.generation) {
-            anomalies.push({
-              seq: event.seq,
-              kind: "refresh-reuse",
-              detail: `refresh token ${event.refreshFp} was stored as generation ${first.generation} and is presented as generation ${event.generation}`,
+              detail:
+                first.attempt === undefined
+                  ? `refresh token ${event.refreshFp} was stored as generation ${first.generation} and is presented as generation ${event.generation}`
+                  : `refresh token ${event.refreshFp} of generation ${first.generation} presented again as generation ${event.generation}`,
             });
           }
           refreshTokens.set(event.refreshFp, { generation: event.generation, attempt: event.attempt });

@@ -4,6 +4,9 @@
  * file names, keychain item names and log fields.
  */
 import { Data, Effect } from "effect";
+import { isValidName } from "./account-name.ts";
+
+export { isValidName } from "./account-name.ts";
 
 /** A fully resolved account: both parts present. */
 export interface AccountRef {
@@ -17,16 +20,11 @@ export interface AccountInput {
   readonly account: string | undefined;
 }
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-
 /** A reference that cannot name an account. */
 export class InvalidAccountRef extends Data.TaggedError("InvalidAccountRef")<{
   readonly input: string;
   readonly message: string;
 }> {}
-
-/** Whether a provider or account name is acceptable (letters, digits, `.`, `_`, `-`; at most 64). */
-export const isValidName = (name: string): boolean => NAME.test(name);
 
 /** Parses `PROVIDER` or `PROVIDER:ACCOUNT`. */
 export const parseAccountInput = (input: string): Effect.Effect<AccountInput, InvalidAccountRef> => {

@@ -7,6 +7,7 @@
  * Read counters and flip switches of the child through its `/_test/` control API (see control-api.ts).
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { extname } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export interface StandaloneAuthorizationServer {
@@ -25,7 +26,8 @@ export interface SpawnStandaloneOptions {
   readonly startTimeoutMs?: number;
 }
 
-const STANDALONE_ENTRY = fileURLToPath(new URL("./standalone.ts", import.meta.url));
+// Beside this module, with its extension: standalone.ts in the workspace, standalone.js in the built package.
+const STANDALONE_ENTRY = fileURLToPath(new URL(`./standalone${extname(import.meta.url)}`, import.meta.url));
 const STDERR_TAIL_CHARS = 2000;
 
 interface AddressLine {

@@ -2,9 +2,9 @@
  * Shared pieces of the benchmark suite: paths, statistics, bounded child processes and a text table.
  * Benchmarks are not tests: nothing here asserts, everything is measured and reported.
  */
-import { spawn } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { startProcess } from "../../support/child-process.ts";
 
 export const BENCH_DIR = dirname(dirname(fileURLToPath(import.meta.url)));
 export const ROOT = join(BENCH_DIR, "..", "..");
@@ -44,45 +44,20 @@ export const killAllChildren = () => {
 };
 
 /**
- * Starts `node ARGS` with a hard time limit; `onLine(stream, line, at)` sees each complete stdout/stderr line with
- * the parent's `performance.now()` at its arrival. Resolves when the process has closed.
+ * Starts `node ARGS` (test/support/child-process.ts) from the repository root with NO_COLOR=1 and a hard time limit;
+ * `onLine(stream, line, at)` sees each complete stdout/stderr line with the parent's `performance.now()` at its
+ * arrival. Resolves when the process has closed.
  */
 export const startNode = (args, options = {}) => {
-  const child = spawn(NODE, args, {
-    env: { ...process.env, NO_COLOR: "1", ...options.env },
-    stdio: [options.stdin ?? "ignore", "pipe", "pipe"],
+  const started = startProcess(NODE, args, {
+    ...options,
+    env: { NO_COLOR: "1", ...options.env },
     cwd: options.cwd ?? ROOT,
+    timeoutMs: options.timeoutMs ?? 60_000,
   });
-  live.add(child);
-  const spawnedAt = performance.now();
-  let stdout = "";
-  let stderr = "";
-  const partial = { stdout: "", stderr: "" };
-  const feed = (stream, chunk) => {
-    const at = performance.now();
-    const text = chunk.toString("utf8");
-    if (stream === "stdout") stdout += text;
-    else stderr += text;
-    if (options.onLine === undefined) return;
-    partial[stream] += text;
-    let newline = partial[stream].indexOf("\n");
-    while (newline >= 0) {
-      options.onLine(stream, partial[stream].slice(0, newline), at);
-      partial[stream] = partial[stream].slice(newline + 1);
-      newline = partial[stream].indexOf("\n");
-    }
-  };
-  child.stdout.on("data", (chunk) => feed("stdout", chunk));
-  child.stderr.on("data", (chunk) => feed("stderr", chunk));
-  const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 60_000);
-  const done = new Promise((resolve) => {
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      live.delete(child);
-      resolve({ code: code ?? -1, signal, stdout, stderr, spawnedAt, endedAt: performance.now() });
-    });
-  });
-  return { child, done, spawnedAt };
+  live.add(started.child);
+  started.done.then(() => live.delete(started.child));
+  return started;
 };
 
 export const runNode = (args, options = {}) => startNode(args, options).done;

@@ -53,9 +53,9 @@ const EndpointUrl = Schema.String.check(
 );
 
 const Name = Schema.String.check(
-  Schema.isPattern(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {
-    message: 'expected a name of letters, digits, ".", "_" or "-" (at most 64)',
-  }),
+  Schema.makeFilter((value: string) =>
+    isValidName(value) ? undefined : 'expected a name of letters, digits, ".", "_" or "-" (at most 64)',
+  ),
 );
 
 /** RFC 8414 §2 authorization server metadata, reduced to what baton uses. */

@@ -16,7 +16,15 @@
 import { join } from "node:path";
 import { InvalidInput, isValidName, NotFound, ProviderDirectory, type StoreFailure } from "@baton/core";
 import { Effect, Layer } from "effect";
-import { lstatOrUndefined, readSmallFile, replaceAtomically, runFs, secureDir, withMutex } from "../file/paths.ts";
+import {
+  CONFIG_FILE,
+  lstatSyncOrUndefined,
+  readSmallFile,
+  replaceAtomically,
+  runFs,
+  secureDir,
+  withMutex,
+} from "../file/paths.ts";
 import {
   type BatonConfig,
   decodeConfigText,
@@ -30,7 +38,7 @@ import {
   toProfile,
 } from "./provider-config.ts";
 
-export const CONFIG_FILE = "config.json";
+export { CONFIG_FILE } from "../file/paths.ts";
 
 export type ConfigError = InvalidInput | StoreFailure;
 
@@ -57,7 +65,7 @@ type Read =
 
 const readRaw = (path: string): Effect.Effect<Read, StoreFailure> =>
   runFs("read", path, async (warn): Promise<Read> => {
-    const link = await lstatOrUndefined(path);
+    const link = lstatSyncOrUndefined(path);
     if (link === undefined) return { _tag: "absent" };
     if (link.isSymbolicLink()) {
       return { _tag: "refused", problem: "is a symbolic link; baton never follows links in its home" };

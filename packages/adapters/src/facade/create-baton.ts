@@ -1,12 +1,9 @@
 /**
- * The Promise facade for hosts that do not use Effect: `createBaton({ home })` wires the file stores, the provider
- * registry and the OAuth token endpoint (this is the embedding composition root), prefetches the named accounts'
- * secrets in parallel, registers the host as an active session of each account it uses, and keeps tokens fresh in
+ * The Promise facade for hosts that do not use Effect: `createBaton({ home, storage })` runs on the same wiring as the
+ * CLI (`NodeBaton.layer`, the composition root), prefetches the named accounts' secrets in parallel, registers the host as an active session of each account it uses, and keeps tokens fresh in
  * the background. `accessToken(ref)` answers from memory while the token is fresh (no I/O, no Effect runtime on that
  * path) and otherwise runs the cross-process refresh protocol, cooperating with CLI processes on the same store.
  */
-import { homedir, platform } from "node:os";
-import { join } from "node:path";
 import {
   type AccountRef,
   type AccountStatus,
@@ -26,25 +23,31 @@ import {
   Sessions,
   Tokens,
 } from "@baton/core";
-import { Effect, Exit, Fiber, Layer, ManagedRuntime, PubSub, Scope } from "effect";
+import { Effect, Exit, Fiber, ManagedRuntime, PubSub, Scope } from "effect";
+import * as NodeBaton from "../composition/node-baton.ts";
 import { ProviderRegistry } from "../config/index.ts";
-import { FileLock, layerFileStores } from "../file/index.ts";
-import { OAuthHttp, OAuthTokenEndpoint } from "../oauth/index.ts";
-import * as FileSessions from "../sessions/file-sessions.ts";
+import { FileLock, resolveHome } from "../file/index.ts";
+import { OAuthHttp } from "../oauth/index.ts";
 import { BackgroundRefresh } from "./background-refresh.ts";
 
 export interface CreateBatonOptions {
   /** Where baton keeps its state (default: BATON_HOME, else the OS convention). */
   readonly home?: string;
-  /** Where secrets live: the OS keychain (default) or 0600 files under `home` (an explicit choice). */
-  readonly storage?: "keychain" | "file";
+  /**
+   * Where secrets live: the OS keychain or 0600 files under `home` (an explicit choice). Default: BATON_STORAGE, else
+   * the keychain — what the user's `baton` commands use.
+   */
+  readonly storage?: NodeBaton.SecretStorage;
   /** Refresh when less than this remains (default 5 minutes; adapted to short lifetimes). */
   readonly thresholdMs?: number;
   /** Accounts (`PROVIDER:ACCOUNT`) whose secrets are read in parallel at creation. */
   readonly prefetch?: ReadonlyArray<string>;
   /** Refresh in the background before expiry (default true). */
   readonly backgroundRefresh?: boolean;
-  /** Receives baton's log lines (no secrets in them). */
+  /**
+   * Receives every log line of baton's work for this host — `debug` decisions, `warn`ings (a repaired file mode, a
+   * store problem) — with its level; no secrets in them. Without it, Effect's default logger prints `info` and above.
+   */
   readonly logger?: (level: string, message: string) => void;
 }
 
@@ -71,23 +74,23 @@ export interface Baton {
   close(): Promise<void>;
 }
 
-export const defaultHome = (): string =>
-  process.env.BATON_HOME ??
-  (platform() === "darwin"
-    ? join(homedir(), "Library", "Application Support", "baton")
-    : join(process.env.XDG_STATE_HOME ?? join(homedir(), ".local", "state"), "baton"));
-
 export const createBaton = async (options: CreateBatonOptions = {}): Promise<Baton> => {
-  const home = options.home ?? defaultHome();
+  const home = options.home ?? resolveHome();
+  const storage = options.storage ?? NodeBaton.storageFromEnvironment(process.env.BATON_STORAGE);
+  if (storage instanceof InvalidInput) throw storage;
   const thresholdMs = options.thresholdMs ?? DEFAULT_THRESHOLD_MS;
-  const ports = Layer.mergeAll(layerFileStores({ home }), ProviderRegistry.layer(home), OAuthTokenEndpoint.layer(home));
-  const app = Layer.fresh(Tokens.layer).pipe(
-    Layer.provideMerge(ports),
-    Layer.provideMerge(FileSessions.layer({ home }).pipe(Layer.provide(layerFileStores({ home })))),
+  const { logger } = options;
+  const runtime = ManagedRuntime.make(
+    NodeBaton.layer({
+      backend: { kind: "home", home, secrets: storage },
+      ...(logger === undefined
+        ? {}
+        : { logger: NodeBaton.lineLogger((line) => logger(line.level, line.text)), minimumLogLevel: "Debug" }),
+    }),
   );
-  const runtime = ManagedRuntime.make(app);
-  const settings = { ...RefreshSettings.defaultValue(), thresholdMs };
-  const run = <A, E>(effect: Effect.Effect<A, E, Tokens.Tokens | Sessions | Layer.Success<typeof ports>>) =>
+  // A long-running host keeps a rotation it could not store for as long as it lives (a CLI process: 10 minutes).
+  const settings = { ...RefreshSettings.defaultValue(), thresholdMs, persistRetryMs: Number.POSITIVE_INFINITY };
+  const run = <A, E>(effect: Effect.Effect<A, E, NodeBaton.Services>) =>
     runtime.runPromise(Effect.provideService(effect, RefreshSettings, settings));
   const tokens = await run(Tokens.Tokens.use(Effect.succeed));
   const sessionScope = await Effect.runPromise(Scope.make());

@@ -93,7 +93,7 @@ const remember = (path: string, state: LogState): void => {
 /**
  * Reads `length` bytes at `start` from the open descriptor `fd` (fewer at the end of the file). Synchronous, like
  * every read of the log: logs are small (a few hundred bytes per event) and a synchronous read of a local file costs a
- * fraction of the CPU of the promise path (see secure-fs.ts `lstatSyncOrUndefined`).
+ * fraction of the CPU of the promise path (see secure-read.ts).
  */
 export const readRange = (fd: number, start: number, length: number): Buffer => {
   const buffer = Buffer.alloc(length);

@@ -143,7 +143,7 @@ const appendToFile = async (
   const dir = (await secureDir(home, accountParts(home, account), true, warn)) ?? describeAccount(home, account);
   const path = join(dir, EVENTS_FILE);
   const existed = lstatSyncOrUndefined(path) !== undefined;
-  // Synchronous calls except the fdatasync (secure-fs.ts: each trip through the thread pool costs a wake-up).
+  // Synchronous calls except the fdatasync (secure-write.ts: each trip through the thread pool costs a wake-up).
   const flags = constants.O_RDWR | constants.O_APPEND | constants.O_CREAT;
   let fd = openLog(path, flags, warn);
   try {

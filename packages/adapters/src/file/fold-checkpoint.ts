@@ -47,13 +47,8 @@ export const CHECKPOINT_AFTER_REFRESH = 16;
 export const CHECKPOINT_AFTER_READ = 256;
 
 export interface FoldOptions {
-  /** Overrides {@link CHECKPOINT_AFTER_REFRESH} and {@link CHECKPOINT_AFTER_READ} (tests). */
+  /** Overrides {@link CHECKPOINT_AFTER_REFRESH} and {@link CHECKPOINT_AFTER_READ}. */
   readonly checkpointAfter?: number;
-  /**
-   * Tests only: `false` trusts a checkpoint without checking the prefix's checksum — the deliberately broken variant
-   * the property test must catch.
-   */
-  readonly verifyPrefix?: boolean;
 }
 
 interface CheckpointRecord extends PersistedFold {
@@ -134,7 +129,7 @@ export const foldLogFile = (
   if (
     checkpoint !== undefined &&
     checkpoint.offset <= bytes.length &&
-    (options.verifyPrefix === false || checksum(bytes.subarray(0, checkpoint.offset)) === checkpoint.prefixCrc)
+    checksum(bytes.subarray(0, checkpoint.offset)) === checkpoint.prefixCrc
   ) {
     from = restoreFold(checkpoint, thresholdMs);
     if (from !== undefined) {

@@ -14,10 +14,12 @@ import * as SecretStoreModule from "./secret-store.ts";
 export * as NodeHostIdentity from "../node/host-identity.ts";
 export * as FileClaimStore from "./claim-store.ts";
 export * as FileEventStore from "./event-store.ts";
+/** Where BATON_HOME is (BATON_HOME, else the OS convention). */
+export { resolveHome } from "./home-files.ts";
 export * as FileLock from "./lock.ts";
 export * as FileSecretStore from "./secret-store.ts";
-/** The careful file primitives (0600/0700, no symlinks followed, durable writes), for other files baton writes. */
-export * as SecureFiles from "./secure-fs.ts";
+/** The careful writes of the file stores (0600, no symlinks followed, durable), for other files baton writes. */
+export * as SecureFiles from "./secure-write.ts";
 /** Stale marks: a client was refused with a generation's access token (git's `erase`). */
 export * as StaleMarks from "./stale-marks.ts";
 

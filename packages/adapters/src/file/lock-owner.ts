@@ -41,7 +41,7 @@ const O_READ_NOFOLLOW = nodeFs.constants.O_RDONLY | nodeFs.constants.O_NOFOLLOW 
 
 /**
  * The owner record of a lock directory, if it has a readable one (never following a link). Synchronous: a waiter
- * reads it at every lock attempt, and it is a few dozen bytes (see secure-fs.ts `lstatSyncOrUndefined`).
+ * reads it at every lock attempt, and it is a few dozen bytes (see secure-read.ts).
  */
 export const readOwnerSync = (lockDir: string): LockOwner | undefined => {
   let fd: number;
@@ -66,7 +66,7 @@ type StatCallback = (error: NodeJS.ErrnoException | null, stats?: nodeFs.Stats) 
  * Runs a synchronous file-system call and reports to a Node-style callback on the next tick (never from inside the
  * caller's stack). The lock's calls touch one small directory (microseconds); a trip through the thread pool per
  * call would cost a wake-up each, which a lock holder competing with a herd of waiters pays for in time slices
- * (secure-fs.ts, docs/performance.md).
+ * (secure-write.ts, docs/performance.md).
  */
 const deferred = <A>(run: () => A, callback: (error: NodeJS.ErrnoException | null, value?: A) => void): void => {
   let value: A;

@@ -42,7 +42,6 @@ import {
   describeAccount,
   errorCode,
   LOCK_DIR,
-  lstatOrUndefined,
   lstatSyncOrUndefined,
   runFs,
   runFsSync,
@@ -133,7 +132,7 @@ export const make = (options: FileLockOptions, identity: HostIdentityShape): Acc
     Effect.tryPromise({
       try: async () => {
         const lockDir = `${accountDir}${sep}${LOCK_DIR}`;
-        if ((await lstatOrUndefined(lockDir))?.isSymbolicLink() === true) {
+        if (lstatSyncOrUndefined(lockDir)?.isSymbolicLink() === true) {
           throw new LockFailure({ reason: "io", message: `refusing ${lockDir}: it is a symbolic link` });
         }
         const owner: LockOwner = { host: identity.host, pid: identity.pid, nonce: randomBytes(8).toString("hex") };

@@ -8,7 +8,7 @@ import { chmod, copyFile, link, lstat, open, rename, unlink } from "node:fs/prom
 import { basename, dirname, join } from "node:path";
 import type { AccountRef } from "@baton/core";
 import { errorCode, FILE_MODE, type Warn } from "./fs-base.ts";
-import { fsyncDir, secureDir } from "./secure-fs.ts";
+import { fsyncDir, secureDir } from "./secure-write.ts";
 
 const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 

@@ -31,12 +31,13 @@ import {
   FsProblem,
   fsyncDir,
   listAccounts,
-  lstatOrUndefined,
+  lstatSyncOrUndefined,
   moveToQuarantine,
   readSmallFile,
   replaceAtomically,
   runFs,
   runFsSync,
+  SECRET_FILE,
   secureDir,
   secureDirSync,
   tempName,
@@ -46,7 +47,7 @@ import {
   writeNewFile,
 } from "./paths.ts";
 
-export const SECRET_FILE = "secret.json";
+export { SECRET_FILE } from "./paths.ts";
 
 export interface FileSecretStoreOptions {
   /** BATON_HOME. */
@@ -160,7 +161,7 @@ export const make = (options: FileSecretStoreOptions): SecretStoreShape => {
       const dir = await secureDir(home, accountParts(home, account), false, warn);
       if (dir === undefined) return;
       const path = join(dir, SECRET_FILE);
-      const stats = await lstatOrUndefined(path);
+      const stats = lstatSyncOrUndefined(path);
       if (stats === undefined) return;
       if (stats.isSymbolicLink()) {
         throw new FsProblem("permission", `refusing ${path}: it is a symbolic link`, path);

@@ -9,11 +9,19 @@
 import { join } from "node:path";
 import type { AccountRef } from "@baton/core";
 import { Effect } from "effect";
-import { accountDir, accountParts, readSmallFile, replaceAtomically, runFs, runFsSync, secureDir } from "./paths.ts";
+import {
+  accountParts,
+  describeAccount,
+  readSmallFile,
+  replaceAtomically,
+  runFs,
+  runFsSync,
+  secureDir,
+} from "./paths.ts";
 
 const STALE_FILE = "stale.json";
 
-export const stalePath = (home: string, ref: AccountRef): string => join(accountDir(home, ref), STALE_FILE);
+export const stalePath = (home: string, ref: AccountRef): string => join(describeAccount(home, ref), STALE_FILE);
 
 /** Records that generation `generation` of `ref` was refused by a client. */
 export const markStale = (home: string, ref: AccountRef, generation: number, at: number) =>

@@ -10,9 +10,7 @@ import * as nodeFs from "node:fs";
 import { sep } from "node:path";
 import type { ChangeWatcher } from "@baton/core";
 import { Effect } from "effect";
-import { LOCK_DIR, lstatSyncOrUndefined } from "./paths.ts";
-
-const SECRET_FILE = "secret.json";
+import { LOCK_DIR, lstatSyncOrUndefined, SECRET_FILE } from "./paths.ts";
 
 /** How often `next` polls when the directory watch failed. */
 export const BROKEN_WATCH_POLL_MS = 100;

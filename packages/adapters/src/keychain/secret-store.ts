@@ -38,7 +38,7 @@ import {
   StoreFailure,
 } from "@baton/core";
 import { Duration, Effect, Layer } from "effect";
-import { withMutex } from "../file/fs-base.ts";
+import { withMutex } from "../file/fs-effect.ts";
 import { classify, type KeyringBackend, napiBackend } from "./native.ts";
 
 export interface KeychainSecretStoreOptions {

@@ -1,5 +1,5 @@
 /**
- * The refresh holder's writes go to Node's thread pool only for their fsyncs (secure-fs.ts): every other call of a
+ * The refresh holder's writes go to Node's thread pool only for their fsyncs (secure-write.ts): every other call of a
  * durable write is synchronous, because each trip through the thread pool costs the holder a wake-up, paid for in
  * time slices while a herd of waiters competes for the CPU (docs/performance.md). Counted with async_hooks: the
  * fs requests and file handles created while one operation runs, after the store has been set up once; a waiter's

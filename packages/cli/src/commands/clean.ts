@@ -14,6 +14,7 @@ import { ProviderRegistry } from "@baton/adapters";
 import {
   type AccountRef,
   accountKey,
+  allAccounts,
   EventStore,
   HostIdentity,
   record,
@@ -26,9 +27,9 @@ import {
 } from "@baton/core";
 import { Clock, Effect } from "effect";
 import { Command, Flag } from "effect/cli";
-import { allAccounts } from "../account-status.ts";
 import { CliEnvironment } from "../composition.ts";
 import { absoluteTime, relativeTime } from "../format.ts";
+import { jsonFlag } from "../json-flag.ts";
 import { storeProblem } from "./export.ts";
 
 export const UNREFRESHABLE_AFTER_MS = 7 * 24 * 60 * 60 * 1000;
@@ -184,10 +185,7 @@ export const cleanCommand = Command.make(
       Flag.withDescription("remove what is listed (without it: a dry run)"),
       Flag.withDefault(false),
     ),
-    json: Flag.Boolean("json").pipe(
-      Flag.withDescription("machine-readable output (docs/cli.md)"),
-      Flag.withDefault(false),
-    ),
+    json: jsonFlag,
   },
   (options) => runClean(options),
 ).pipe(

@@ -7,11 +7,11 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type AccountRef, accountKey, InvalidInput } from "@baton/core";
+import { NodeBaton } from "@baton/adapters";
+import { type AccountRef, accountKey, accountStatus, InvalidInput } from "@baton/core";
 import { Clock, Effect } from "effect";
 import { Command, Flag } from "effect/cli";
-import { accountStatus } from "../account-status.ts";
-import { appLayer, CliEnvironment } from "../composition.ts";
+import { CliEnvironment } from "../composition.ts";
 import { paint } from "../format.ts";
 import { renderStatusTable } from "../status-view.ts";
 import { runRound } from "./demo-rounds.ts";
@@ -44,20 +44,21 @@ export const demoCommand = Command.make(
         Effect.promise(() => Promise.all([server.stop(), rm(home, { recursive: true, force: true })])),
       );
       const account: AccountRef = { provider: "demo", account: "you" };
+      const demoHome = NodeBaton.layer({ backend: { kind: "home", home, secrets: "file" } });
       yield* say(paint(env.color, "bold", "baton demo"));
       yield* say(
         `  authorization server ${server.issuer}: refresh tokens rotate on every use, reuse revokes the family,`,
       );
       yield* say(`  access tokens live ${ttl} s, the token endpoint answers after ${latency} ms; BATON_HOME=${home}`);
 
-      const first = yield* loginDemoAccount(home, server, account).pipe(Effect.provide(appLayer(home, "file")));
+      const first = yield* loginDemoAccount(home, server, account).pipe(Effect.provide(demoHome));
       yield* say(
         `  logged in as ${accountKey(account)} (authorization code + PKCE, headless): generation ${first.generation}`,
       );
 
       let allGood = true;
       for (let round = 1; round <= rounds; round++) {
-        const stored = yield* accountStatus(account).pipe(Effect.provide(appLayer(home, "file")));
+        const stored = yield* accountStatus(account).pipe(Effect.provide(demoHome));
         const now = yield* Clock.currentTimeMillis;
         const wait = Math.max(0, (stored.expiresAt ?? now) - now + 50);
         yield* say(
@@ -79,10 +80,11 @@ export const demoCommand = Command.make(
         );
       }
 
-      const status = yield* accountStatus(account).pipe(Effect.provide(appLayer(home, "file")));
+      const status = yield* accountStatus(account).pipe(Effect.provide(demoHome));
       const now = yield* Clock.currentTimeMillis;
-      yield* say(`\n${renderStatusTable([{ ...status, default: true, sessions: 0 }], now, env.color)}`);
-      const timeline = yield* accountTimeline(account).pipe(Effect.provide(appLayer(home, "file")));
+      yield* say(`
+${renderStatusTable([{ ...status, default: true, sessions: 0 }], now, env.color)}`);
+      const timeline = yield* accountTimeline(account).pipe(Effect.provide(demoHome));
       const s = timeline.summary;
       yield* say(
         `\nreplay: ${s.events} events, ${s.refreshes} refreshes for ${rounds} rotations, ${s.claims} claims, ` +

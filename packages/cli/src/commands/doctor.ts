@@ -20,6 +20,7 @@ import { FileEventStore, FileLock, NodeHostIdentity, OAuthHttp, ProviderRegistry
 import {
   type AccountRef,
   accountKey,
+  allAccounts,
   ClaimStore,
   Credentials,
   clockSkew,
@@ -33,10 +34,10 @@ import {
   stateName,
 } from "@baton/core";
 import { Clock, Effect, Exit, Schema } from "effect";
-import { Command, Flag } from "effect/cli";
-import { allAccounts } from "../account-status.ts";
+import { Command } from "effect/cli";
 import { CliEnvironment } from "../composition.ts";
 import { absoluteTime, paint } from "../format.ts";
+import { jsonFlag } from "../json-flag.ts";
 
 export type Level = "ok" | "warn" | "fail";
 
@@ -344,10 +345,7 @@ export const runDoctor = (options: { readonly json: boolean }) =>
 export const doctorCommand = Command.make(
   "doctor",
   {
-    json: Flag.Boolean("json").pipe(
-      Flag.withDescription("machine-readable output (docs/cli.md)"),
-      Flag.withDefault(false),
-    ),
+    json: jsonFlag,
   },
   (options) => runDoctor(options),
 ).pipe(

@@ -10,6 +10,7 @@ import { Effect, Option } from "effect";
 import { Argument, Command, Flag } from "effect/cli";
 import { CliEnvironment } from "../composition.ts";
 import { table } from "../format.ts";
+import { jsonFlag } from "../json-flag.ts";
 import { readStdinText } from "../stdin.ts";
 
 const endpointFlag = (name: string, what: string) =>
@@ -155,10 +156,7 @@ const add = Command.make(
 const list = Command.make(
   "list",
   {
-    json: Flag.Boolean("json").pipe(
-      Flag.withDescription("machine-readable output (no secrets)"),
-      Flag.withDefault(false),
-    ),
+    json: jsonFlag,
   },
   ({ json }) =>
     Effect.gen(function* () {

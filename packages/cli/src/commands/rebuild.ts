@@ -16,6 +16,7 @@ import { Discovery, ProviderRegistry } from "@baton/adapters";
 import {
   type AccountRef,
   accountKey,
+  allAccounts,
   type Credentials,
   EventStore,
   Retryable,
@@ -24,10 +25,10 @@ import {
   stateName,
 } from "@baton/core";
 import { Clock, Effect } from "effect";
-import { Command, Flag } from "effect/cli";
-import { allAccounts } from "../account-status.ts";
+import { Command } from "effect/cli";
 import { CliEnvironment } from "../composition.ts";
 import { table } from "../format.ts";
+import { jsonFlag } from "../json-flag.ts";
 import { storeProblem } from "./export.ts";
 
 export interface RebuiltAccount {
@@ -204,10 +205,7 @@ export const renderRebuild = (
 export const rebuildCommand = Command.make(
   "rebuild",
   {
-    json: Flag.Boolean("json").pipe(
-      Flag.withDescription("machine-readable output (docs/cli.md)"),
-      Flag.withDefault(false),
-    ),
+    json: jsonFlag,
   },
   (options) => runRebuild(options),
 ).pipe(

@@ -1,8 +1,7 @@
 /** `baton refresh REF | --all`: forces a refresh now, still under the protocol (one rotation, every process adopts). */
-import { InvalidInput, Tokens } from "@baton/core";
+import { allAccounts, InvalidInput, Tokens } from "@baton/core";
 import { Effect, Option } from "effect";
 import { Argument, Command, Flag } from "effect/cli";
-import { allAccounts } from "../account-status.ts";
 import { CliEnvironment } from "../composition.ts";
 import { resolveAccount } from "../resolve.ts";
 

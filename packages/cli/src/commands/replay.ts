@@ -2,12 +2,20 @@
  * `baton replay [REF] [--json]`: the event history as a readable timeline per account — who (host, pid) did what,
  * when — with anomalies flagged, folded by the same pure `replay` the running system uses.
  */
-import { type AccountRef, accountKey, DEFAULT_THRESHOLD_MS, EventStore, replay, stateName } from "@baton/core";
+import {
+  type AccountRef,
+  accountKey,
+  allAccounts,
+  DEFAULT_THRESHOLD_MS,
+  EventStore,
+  replay,
+  stateName,
+} from "@baton/core";
 import { Clock, Effect, Option } from "effect";
-import { Argument, Command, Flag } from "effect/cli";
-import { allAccounts } from "../account-status.ts";
+import { Argument, Command } from "effect/cli";
 import { CliEnvironment } from "../composition.ts";
 import { absoluteTime, paint } from "../format.ts";
+import { jsonFlag } from "../json-flag.ts";
 import { resolveKnownAccount } from "../resolve.ts";
 import { describeEvent, findAnomalies, summarize } from "../timeline.ts";
 
@@ -32,10 +40,7 @@ export const replayCommand = Command.make(
       Argument.withDescription("PROVIDER:ACCOUNT (default: every account)"),
       Argument.optional,
     ),
-    json: Flag.Boolean("json").pipe(
-      Flag.withDescription("machine-readable output (docs/cli.md)"),
-      Flag.withDefault(false),
-    ),
+    json: jsonFlag,
   },
   ({ ref, json }) =>
     Effect.gen(function* () {

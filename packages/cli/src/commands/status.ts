@@ -3,7 +3,8 @@
  * storage, last error, in-doubt claims. The `--json` shape is documented in docs/cli.md and never holds a secret.
  */
 import { Option } from "effect";
-import { Argument, Command, Flag } from "effect/cli";
+import { Argument, Command } from "effect/cli";
+import { jsonFlag } from "../json-flag.ts";
 import { showStatus } from "../status-view.ts";
 
 export const statusCommand = Command.make(
@@ -13,10 +14,7 @@ export const statusCommand = Command.make(
       Argument.withDescription("PROVIDER:ACCOUNT (default: every account)"),
       Argument.optional,
     ),
-    json: Flag.Boolean("json").pipe(
-      Flag.withDescription("machine-readable output (docs/cli.md)"),
-      Flag.withDefault(false),
-    ),
+    json: jsonFlag,
   },
   ({ ref, json }) => showStatus(Option.getOrUndefined(ref), json),
 ).pipe(

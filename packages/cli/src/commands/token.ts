@@ -1,14 +1,9 @@
 /**
  * `baton token [REF] [--json]`: prints a valid access token on stdout (refreshing under the protocol if needed),
- * nothing else; with `--json`, the token with its type, expiry, scope and account, from the same read
- * (../wire/token-json.ts).
+ * nothing else; with `--json`, the token with its type, expiry, scope and account, from the same read.
  */
-import { Tokens } from "@baton/core";
-import { Clock, Effect } from "effect";
 import { Argument, Command, Flag } from "effect/cli";
-import { CliEnvironment } from "../composition.ts";
-import { resolveAccount } from "../resolve.ts";
-import { formatTokenJson, tokenJson } from "../wire/token-json.ts";
+import { printToken } from "../token-view.ts";
 
 export const tokenCommand = Command.make(
   "token",
@@ -19,18 +14,7 @@ export const tokenCommand = Command.make(
       Flag.withDefault(false),
     ),
   },
-  ({ ref, json }) =>
-    Effect.gen(function* () {
-      const env = yield* CliEnvironment;
-      const account = yield* resolveAccount(env.home, ref);
-      const credentials = yield* (yield* Tokens.Tokens).credentials(account);
-      const output = json
-        ? formatTokenJson(
-            tokenJson(`${account.provider}:${account.account}`, credentials, yield* Clock.currentTimeMillis),
-          )
-        : `${credentials.accessToken}\n`;
-      yield* Effect.sync(() => process.stdout.write(output));
-    }),
+  ({ ref, json }) => printToken(ref, json),
 ).pipe(
   Command.withDescription("Print a valid access token on stdout, refreshing it under the protocol when needed"),
   Command.withExamples([
