@@ -197,9 +197,7 @@ export const runImport = (options: ImportOptions) =>
       "import",
       decoded.expiresAt,
     );
-    if ((yield* ProviderRegistry.defaultAccount(env.home, account.provider)) === undefined) {
-      yield* ProviderRegistry.setDefaultAccount(env.home, account.provider, account.account);
-    }
+    yield* ProviderRegistry.setDefaultAccount(env.home, account.provider, account.account, true);
     const now = yield* Clock.currentTimeMillis;
     const summary = describeCredentials(stored);
     yield* Effect.sync(() =>
