@@ -3,7 +3,8 @@
  * authorization server: every edit is serialized across processes and applied to the file as it is at that moment
  * (compare-and-set), so none is lost; an unreachable issuer is a retryable failure (exit 4), not bad input.
  */
-import { readFile } from "node:fs/promises";
+import { access, readFile } from "node:fs/promises";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { type AuthorizationServer, startAuthorizationServer } from "@baton/devserver";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -59,5 +60,35 @@ describe("provider add and remove, concurrently", () => {
     ];
     for (const result of await Promise.all(runs)) expect(result.code, result.stderr).toBe(0);
     expect(await registered()).toEqual(["base", "q0", "q1", "q2", "q3"]);
+  });
+});
+
+/** A loopback port nothing listens on (bound, then closed). */
+const closedPort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      const port = typeof address === "object" && address !== null ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+
+describe("provider add against an issuer it cannot use", () => {
+  it("given an issuer that refuses connections, should exit 4 (retryable) and register nothing", async () => {
+    const issuer = `http://127.0.0.1:${await closedPort()}`;
+    const result = await runBaton(addArgs("down", issuer), { home });
+    expect(result.code, result.stderr).toBe(4);
+    expect(result.stderr).toContain(`could not reach the issuer ${issuer}`);
+    await expect(access(join(home, "config.json"))).rejects.toThrow();
+  });
+
+  it("given an issuer that answers without metadata, should exit 2 (invalid input) and register nothing", async () => {
+    const issuer = `${server.issuer}/no-such-issuer`;
+    const result = await runBaton(addArgs("wrong", issuer), { home });
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).toContain("publishes no authorization server metadata");
+    await expect(access(join(home, "config.json"))).rejects.toThrow();
   });
 });

@@ -16,7 +16,7 @@
  *   does not finish within the lock's wait is `Retryable` "lock-timeout".
  */
 import { join } from "node:path";
-import { InvalidInput, isValidName, NotFound, ProviderDirectory, type Retryable, type StoreFailure } from "@baton/core";
+import { InvalidInput, isValidName, NotFound, ProviderDirectory, Retryable, type StoreFailure } from "@baton/core";
 import { Effect, Layer } from "effect";
 import { lstatOrUndefined, readSmallFile, replaceAtomically, runFs, secureDir, withMutex } from "../file/paths.ts";
 import { withConfigLock } from "./config-lock.ts";
@@ -147,13 +147,18 @@ export interface ProviderInput {
   readonly deviceOnly?: boolean;
 }
 
-/** What discovery yields: the issuer exactly as the server names itself, and the endpoints. */
+/**
+ * What discovery yields: the issuer exactly as the server names itself, the endpoints, and the scopes it says it
+ * supports (RFC 8414 `scopes_supported`; not stored).
+ */
 export interface DiscoveredProvider {
   readonly issuer: string;
   readonly metadata: ProviderMetadata;
+  readonly scopesSupported?: ReadonlyArray<string>;
 }
 
-export type Discover = (issuer: string) => Effect.Effect<DiscoveredProvider, InvalidInput>;
+/** Discovery of an issuer's metadata: `Retryable` when the issuer cannot answer now, `InvalidInput` otherwise. */
+export type Discover = (issuer: string) => Effect.Effect<DiscoveredProvider, InvalidInput | Retryable>;
 
 const validateInput = (input: ProviderInput): InvalidInput | undefined => {
   if (!isValidName(input.name)) {
@@ -194,7 +199,13 @@ export const addProvider = (
     const exists = (config: BatonConfig) => storedProvider(config, input.name) !== undefined;
     const already = argument(`a provider named "${input.name}" already exists; remove it first`);
     if (exists(yield* loadConfig(home))) return yield* already;
-    const discovered = yield* discover(input.issuer);
+    const discovered = yield* discover(input.issuer).pipe(
+      Effect.mapError((error) =>
+        error._tag === "Retryable"
+          ? new Retryable({ account: input.name, reason: error.reason, message: error.message })
+          : error,
+      ),
+    );
     if (input.deviceOnly === true && discovered.metadata.device_authorization_endpoint === undefined) {
       return yield* argument(
         `--device-only: ${discovered.issuer} advertises no device_authorization_endpoint (RFC 8628 §4)`,
