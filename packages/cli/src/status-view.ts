@@ -1,7 +1,9 @@
 /**
  * What `baton status` shows, apart from parsing its options: the table and the `--json` document (docs/cli.md; never
- * a secret). Used by commands/status.ts and, without loading effect/cli, by status-entry.ts.
+ * a secret). Used by commands/status.ts and, without loading effect/cli, by status-entry.ts. `status REF` of an
+ * account with neither credentials nor history is `NotFound` (exit 5).
  */
+import { NotFound } from "@baton/core";
 import { Clock, Effect } from "effect";
 import { type AccountStatus, accountStatus, allAccounts } from "./account-status.ts";
 import { CliEnvironment } from "./composition.ts";
@@ -40,6 +42,14 @@ export const showStatus = (ref: string | undefined, json: boolean) =>
     const env = yield* CliEnvironment;
     const accounts = ref !== undefined ? [yield* resolveKnownAccount(env.home, ref)] : yield* allAccounts;
     const statuses = yield* Effect.forEach(accounts, accountStatus, { concurrency: 16 });
+    const [named] = statuses;
+    if (ref !== undefined && named !== undefined && named.storage === "none" && named.events === 0) {
+      return yield* new NotFound({
+        what: "account",
+        name: named.account,
+        message: `no account ${named.account}: it has no credentials and no history (\`baton status\` lists the accounts; \`baton login ${named.account}\` creates it)`,
+      });
+    }
     const now = yield* Clock.currentTimeMillis;
     const text = json
       ? JSON.stringify({ version: 1, accounts: statuses }, null, 2)
