@@ -171,7 +171,11 @@ export const discover = (
       const metadata = toProviderMetadata(attempt.document, attempt.where);
       if (metadata instanceof InvalidInput) return yield* metadata;
       const scopesSupported = stringArray(attempt.document.scopes_supported);
-      return { issuer: attempt.document.issuer, metadata, ...(scopesSupported === undefined ? {} : { scopesSupported }) };
+      return {
+        issuer: attempt.document.issuer,
+        metadata,
+        ...(scopesSupported === undefined ? {} : { scopesSupported }),
+      };
     }
     const details = misses.map((miss) => miss.detail).join("; ");
     if (misses.some((miss) => isUnavailable(miss.status))) {
