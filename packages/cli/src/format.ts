@@ -19,7 +19,11 @@ export const relativeTime = (at: number, now: number): string => {
   return delta >= 0 ? `in ${text}` : `${text} ago`;
 };
 
-export const absoluteTime = (at: number): string => new Date(at).toISOString().replace(".000Z", "Z");
+/** ISO 8601 in UTC; a time no date can hold (a damaged record) is shown as such instead of failing the command. */
+export const absoluteTime = (at: number): string => {
+  const date = new Date(at);
+  return Number.isNaN(date.getTime()) ? "(out of range)" : date.toISOString().replace(".000Z", "Z");
+};
 
 /** The number of characters `text` occupies on a terminal: ANSI escape sequences (colours) take none. */
 export const visibleWidth = (text: string): number => stripVTControlCharacters(text).length;

@@ -29,9 +29,11 @@ export const renderStatusTable = (statuses: ReadonlyArray<AccountStatus>, now: n
       s.storage,
       s.inDoubt !== null
         ? `in doubt: gen ${s.inDoubt.generation} by pid ${s.inDoubt.pid}@${s.inDoubt.host}`
-        : s.lastError === null
-          ? "-"
-          : `${s.lastError.reason} ${relativeTime(s.lastError.at, now)}`,
+        : s.note !== null
+          ? s.note
+          : s.lastError === null
+            ? "-"
+            : `${s.lastError.reason} ${relativeTime(s.lastError.at, now)}`,
     ]),
   );
 };

@@ -1,7 +1,7 @@
 /** The human output helpers: aligned tables whose cells may be coloured. */
 import { stripVTControlCharacters } from "node:util";
 import { describe, expect, it } from "vitest";
-import { paint, table, visibleWidth } from "../src/format.ts";
+import { absoluteTime, paint, table, visibleWidth } from "../src/format.ts";
 
 /** The lines of `text` as a terminal shows them (without colour codes). */
 const shown = (text: string): ReadonlyArray<string> => stripVTControlCharacters(text).split("\n");
@@ -41,5 +41,16 @@ describe("visibleWidth", () => {
     expect(visibleWidth(paint(true, "green", "valid"))).toBe(5);
     expect(visibleWidth(paint(false, "green", "valid"))).toBe(5);
     expect(visibleWidth("")).toBe(0);
+  });
+});
+
+describe("absoluteTime", () => {
+  it("absoluteTime - should print ISO 8601 in UTC without zero milliseconds", () => {
+    expect(absoluteTime(Date.UTC(2026, 11, 4, 18, 0, 0))).toBe("2026-12-04T18:00:00Z");
+  });
+
+  it("absoluteTime - given a time no date can hold, should say so instead of throwing", () => {
+    expect(absoluteTime(1e303)).toBe("(out of range)");
+    expect(absoluteTime(Number.NaN)).toBe("(out of range)");
   });
 });

@@ -71,7 +71,7 @@ import {
   withMutex,
 } from "./paths.ts";
 
-export { checksum, formatLine, parseLine } from "./event-log.ts";
+export { checksum, formatLine, judgeLine, parseLine } from "./event-log.ts";
 
 export const EVENTS_FILE = "events.log";
 /** How long an unterminated last line must stay unchanged before it counts as torn. */
