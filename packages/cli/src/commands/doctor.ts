@@ -32,6 +32,7 @@ import {
   clockSkew,
   decideClaim,
   EventStore,
+  HOLDS_CREDENTIALS,
   HostIdentity,
   RefreshSettings,
   replay,
@@ -188,9 +189,6 @@ const scanLog = async (path: string) => {
   };
 };
 
-/** States in which the history says the account holds credentials (as in the core's status). */
-const HOLDS_CREDENTIALS: ReadonlySet<string> = new Set(["valid", "expiring", "expired", "refreshing"]);
-
 /** The file in quarantine/ that a corrupt secret record of `account` was moved to, if any. */
 const quarantinedSecret = async (home: string, account: AccountRef): Promise<string | undefined> => {
   const names = await readdir(join(home, "quarantine")).catch((): Array<string> => []);
@@ -305,12 +303,13 @@ const checkAccount = (home: string, account: AccountRef, providers: ReadonlySet<
     return { checks: [ok("account", key, summary), ...checks], holdsCredentials: typeof stored === "object" };
   });
 
-/** A store that could not be read, as a failing line: 4 when trying again may help, else 2 (a file to fix). */
-const unreadable = (subject: string | null, error: unknown): Check => {
-  const reason = typeof error === "object" && error !== null && "reason" in error ? error.reason : undefined;
-  const message = typeof error === "object" && error !== null && "message" in error ? String(error.message) : "";
-  const retryable = reason === "no-space" || reason === "unavailable";
-  return fail("store", subject, `could not be read: ${message || String(error)}`, retryable ? 4 : 2);
+/**
+ * A store that could not be read, as a failing line: code 4 when trying again may help (a full disk, a keychain not
+ * available now), else 2 (a file to fix).
+ */
+const unreadable = (subject: string | null, error: { readonly message: string; readonly reason?: string }): Check => {
+  const retryable = error.reason === "no-space" || error.reason === "unavailable";
+  return fail("store", subject, `could not be read: ${error.message}`, retryable ? 4 : 2);
 };
 
 /** Each default account exists and holds credentials. */
@@ -365,14 +364,9 @@ export const runDoctor = (options: { readonly json: boolean }) =>
       checks.push(...(yield* Effect.promise(() => Promise.all(probes))));
     }
     const providers = config._tag === "Success" ? new Set(Object.keys(config.success.providers)) : undefined;
-    const accounts = yield* allAccounts.pipe(
-      Effect.catch((error) =>
-        Effect.as(
-          Effect.sync(() => checks.push(unreadable(null, error))),
-          [],
-        ),
-      ),
-    );
+    const listed = yield* allAccounts.pipe(Effect.result);
+    if (listed._tag === "Failure") checks.push(unreadable(null, listed.failure));
+    const accounts = listed._tag === "Success" ? listed.success : [];
     const known = new Map<string, boolean>();
     for (const account of accounts) {
       const key = accountKey(account);

@@ -35,8 +35,8 @@ export interface AccountStatus {
   readonly note: string | null;
 }
 
-/** States in which the account holds credentials. */
-const HOLDS_CREDENTIALS: ReadonlySet<string> = new Set(["valid", "expiring", "expired", "refreshing"]);
+/** Lifecycle states in which the history says the account holds credentials. */
+export const HOLDS_CREDENTIALS: ReadonlySet<string> = new Set(["valid", "expiring", "expired", "refreshing"]);
 
 export const accountStatus = (account: AccountRef) =>
   Effect.gen(function* () {
