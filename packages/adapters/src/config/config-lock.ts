@@ -25,14 +25,22 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { Retryable, type StoreFailure } from "@baton/core";
 import { Clock, Effect } from "effect";
-import { createExclusive, errorCode, FILE_MODE, readSmallFile, runFs, secureDir } from "../file/paths.ts";
+import {
+  createExclusive,
+  errorCode,
+  FILE_MODE,
+  lstatSyncOrUndefined,
+  readSmallFile,
+  runFs,
+  secureDir,
+} from "../file/paths.ts";
 import { probePid } from "../node/host-identity.ts";
 
 export const CONFIG_LOCK_FILE = "config.lock";
-export const RECOVERY_PREFIX = `${CONFIG_LOCK_FILE}.recovering-`;
+const RECOVERY_PREFIX = `${CONFIG_LOCK_FILE}.recovering-`;
 
 /** How long a change waits for another process's edit by default. */
-export const DEFAULT_WAIT_MS = 10_000;
+const DEFAULT_WAIT_MS = 10_000;
 const POLL_MIN_MS = 2;
 const POLL_MAX_MS = 20;
 
@@ -91,18 +99,23 @@ export const isDeadOwner = (owner: ConfigLockOwner): boolean => {
   return probePid(owner.pid) === "dead";
 };
 
-/** Removes the dead owner's lock unless another recoverer is at it or the lock is not that one any more. */
-const recoverDeadLock = async (home: string, dead: ConfigLockOwner): Promise<void> => {
+/**
+ * Removes the dead owner's lock unless another recoverer is at it or the lock is not that one any more; says whether
+ * this call removed it.
+ */
+const recoverDeadLock = async (home: string, dead: ConfigLockOwner): Promise<boolean> => {
   const marker = join(home, `${RECOVERY_PREFIX}${dead.nonce}`);
   try {
     await (await open(marker, "wx", FILE_MODE)).close();
   } catch (error) {
-    if (errorCode(error) === "EEXIST") return;
+    if (errorCode(error) === "EEXIST") return false;
     throw error;
   }
   try {
     const current = readConfigLockOwner(home);
-    if (typeof current === "object" && current.nonce === dead.nonce) await unlink(configLockPath(home));
+    if (typeof current !== "object" || current.nonce !== dead.nonce) return false;
+    await unlink(configLockPath(home));
+    return true;
   } finally {
     await unlink(marker).catch(() => undefined);
   }
@@ -126,11 +139,14 @@ const attempt = (home: string): Effect.Effect<Attempt, StoreFailure> =>
       nonce: randomBytes(8).toString("hex"),
       ...(boot === undefined ? {} : { boot }),
     };
-    if (await createExclusive(configLockPath(home), JSON.stringify(owner))) return { _tag: "taken", owner };
+    const path = configLockPath(home);
+    // A look first: creating the lock writes and fsyncs a temp file, wasted while another process holds it.
+    if (lstatSyncOrUndefined(path) === undefined && (await createExclusive(path, JSON.stringify(owner)))) {
+      return { _tag: "taken", owner };
+    }
     const holder = readConfigLockOwner(home);
-    if (typeof holder === "object" && isDeadOwner(holder)) {
-      await recoverDeadLock(home, holder);
-      warn(`removed ${configLockPath(home)} of ${describeOwner(holder)}, which is gone`);
+    if (typeof holder === "object" && isDeadOwner(holder) && (await recoverDeadLock(home, holder))) {
+      warn(`removed ${path} of ${describeOwner(holder)}, which is gone`);
     }
     return { _tag: "held", by: describeOwner(holder) };
   });
