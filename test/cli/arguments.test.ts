@@ -161,6 +161,29 @@ describe("unknown providers exit 5, accounts without credentials exit 3", () => 
     expect(result.stderr).toContain("baton login demo:nobody");
   });
 
+  it("baton use demo:nobody exits 3, says to log in and leaves the default as it was", async () => {
+    const before = await session.run(["provider", "list", "--json"]);
+    const result = await session.run(["use", "demo:nobody"]);
+    expect(result.code).toBe(3);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toContain("demo:nobody has no credentials");
+    expect(result.stderr).toContain("baton login demo:nobody");
+    expect((await session.run(["token", "demo"])).stderr).toContain("demo has no default account yet");
+    expect((await session.run(["provider", "list", "--json"])).stdout).toBe(before.stdout);
+  });
+
+  it.each(
+    rows([
+      ["status", "demo:nobody"],
+      ["status", "demo:nobody", "--json"],
+    ]),
+  )("baton $line exits 5: the account has neither credentials nor history", async ({ args }) => {
+    const result = await session.run(args);
+    expect(result.code).toBe(5);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toContain("no account demo:nobody");
+  });
+
   it("baton logout demo:nobody exits 3, records nothing and creates no account directory", async () => {
     const result = await session.run(["logout", "demo:nobody"]);
     expect(result.code).toBe(3);

@@ -151,6 +151,21 @@ describe("baton rebuild", () => {
     expect(second.defaults).toEqual([{ provider: "demo", account: "you", action: "kept" }]);
   });
 
+  it("given a lost config.json, registers the provider again with the scope its accounts were logged in with, so a new login gets a refresh token", async () => {
+    const { home, run } = await freshHome();
+    expect((await loginWithCli(home, "demo:you")).code).toBe(0);
+    await rm(join(home, "config.json"));
+    expect((await run(["rebuild"])).code).toBe(0);
+    const listed = JSON.parse((await run(["provider", "list", "--json"])).stdout) as {
+      providers: Array<{ name: string; scope?: string }>;
+    };
+    const scope = listed.providers.find((p) => p.name === "demo")?.scope ?? "";
+    expect(scope.split(" ").sort()).toEqual(server.scopes.split(" ").sort());
+    expect((await loginWithCli(home, "demo:again")).code).toBe(0);
+    const again = JSON.parse(await readFile(join(home, "accounts", "demo", "again", "secret.json"), "utf8"));
+    expect(typeof again.refreshToken).toBe("string");
+  });
+
   it("reports credentials without history, and leaves the default open when several accounts could be it", async () => {
     const { home, run } = await freshHome();
     expect((await loginWithCli(home, "demo:you")).code).toBe(0);

@@ -194,6 +194,61 @@ describe("baton import", () => {
     expect(await accountsIn(target)).toEqual([]);
   });
 
+  const unique = (label: string) => `${label}${Date.now().toString(36)}${Math.random().toString(36).slice(2)}`;
+  const now = Date.now();
+  const TEN_YEARS_S = 10 * 365 * 24 * 60 * 60;
+  it.each([
+    ["a NUL byte in access_token", { access_token: unique("nul\u0000"), expires_in: 60 }, "access_token: "],
+    [
+      "a newline in refresh_token",
+      { access_token: "a-1234567890", refresh_token: unique("nl\n"), expires_in: 60 },
+      "refresh_token: ",
+    ],
+    ["a space in access_token", { access_token: unique("sp "), expires_in: 60 }, "access_token: "],
+    ["non-ASCII in access_token", { access_token: unique("é"), expires_in: 60 }, "access_token: "],
+    ["expires_in 1e300", { access_token: "a-1234567890", expires_in: 1e300 }, "expires_in: "],
+    ["expires_in beyond ten years", { access_token: "a-1234567890", expires_in: TEN_YEARS_S + 1 }, "expires_in: "],
+    ["expires_at 1e300", { access_token: "a-1234567890", expires_at: 1e300 }, "expires_at: "],
+    [
+      "expires_at beyond ten years",
+      { access_token: "a-1234567890", expires_at: now + (TEN_YEARS_S + 86_400) * 1000 },
+      "expires_at: ",
+    ],
+    ["a DPoP token_type", { access_token: "a-1234567890", expires_in: 60, token_type: "DPoP" }, "token_type: "],
+  ])(
+    "given a token JSON with %s (refused from a server too), exits 2 naming the field and writes nothing",
+    async (_, json, field) => {
+      const target = await freshHome();
+      const tokens = [json.access_token, "refresh_token" in json ? json.refresh_token : undefined];
+      const result = await runBatonWithInput(["import", "demo:ci", "--plaintext"], JSON.stringify(json), {
+        home: target.home,
+      });
+      target.results.push(result);
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toContain(`stdin: ${field}`);
+      for (const value of tokens) {
+        if (value !== undefined && value.length > 12) {
+          secrets.add(value);
+          expect(result.stderr).not.toContain(value.slice(-10));
+        }
+      }
+      expect(await accountsIn(target)).toEqual([]);
+      await expect(stat(join(target.home, "accounts", "demo", "ci"))).rejects.toThrow();
+    },
+  );
+
+  it("accepts a lower-case bearer token_type and an expiry at the edge of the bounds", async () => {
+    const target = await freshHome();
+    const json = { access_token: unique("edge-"), token_type: "bearer", expires_in: 10 * 365 * 24 * 60 * 60 };
+    secrets.add(json.access_token);
+    const result = await runBatonWithInput(["import", "demo:ci", "--plaintext"], JSON.stringify(json), {
+      home: target.home,
+    });
+    target.results.push(result);
+    expect(result.code, result.stderr).toBe(0);
+    expect((await target.run(["token", "demo:ci"])).stdout).toBe(`${json.access_token}\n`);
+  });
+
   it("tells an encrypted export from a token JSON and says which flag fits", async () => {
     const target = await freshHome();
     const plaintextFlag = await target.run(["import", "demo:you", exported, "--plaintext"]);

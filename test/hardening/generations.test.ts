@@ -50,7 +50,7 @@ const delta = (before: ServerCounters) => {
 
 /** Lets the account's token expire, then `baton token` must rotate it with one server call. */
 const rotate = async (home: string, ref: string, env: Readonly<Record<string, string>> = {}) => {
-  await waitUntilExpired(home, 50, ref);
+  await waitUntilExpired(home, 50, ref, env);
   const before = server.counters();
   const result = await token(home, ref, { env });
   expect(result.code, describeExit(result)).toBe(0);

@@ -10,9 +10,13 @@
  * 2. The plaintext token JSON of `import --plaintext`: `{access_token, refresh_token?, expires_at (ms) | expires_in
  *    (s), token_type?, scope?}`, e.g. an OAuth token response saved by another tool.
  *
+ * Tokens from either format must also meet the rules baton applies to a token endpoint's answer (the adapters'
+ * TokenRules: Bearer, visible ASCII, a lifetime of at most ten years), so nothing refused from a server comes in here.
+ *
  * Every problem is a sentence naming the field (`access_token: is required`); no message ever quotes a value (I8).
  */
 import { createCipheriv, createDecipheriv, randomBytes, scrypt } from "node:crypto";
+import { TokenRules } from "@baton/adapters";
 import { isValidName, type TokenSet } from "@baton/core";
 import { Exit, Schema, SchemaIssue } from "effect";
 
@@ -168,7 +172,12 @@ export interface PlaintextImport {
   readonly ignored: ReadonlyArray<string>;
 }
 
-export const parsePlaintextToken = (json: unknown): Outcome<PlaintextImport> => {
+const ruleProblem = (problem: TokenRules.TokenProblem): { readonly problem: string } => ({
+  problem: `${problem.field}: ${problem.problem}`,
+});
+
+/** A decoded token JSON, checked against baton's token rules at `now` (ms since the epoch). */
+export const parsePlaintextToken = (json: unknown, now: number): Outcome<PlaintextImport> => {
   if (!isObject(json)) return { problem: "(top level): expected a JSON object" };
   const decoded = decodePlaintext(json);
   if ("problem" in decoded) return decoded;
@@ -179,15 +188,20 @@ export const parsePlaintextToken = (json: unknown): Outcome<PlaintextImport> => 
   if (token.expires_at === undefined && token.expires_in === undefined) {
     return { problem: "expires_at or expires_in: one of them is required" };
   }
-  if (token.expires_at !== undefined && token.expires_at < 1e11) {
-    return { problem: "expires_at: expected milliseconds since the epoch (this looks like seconds)" };
-  }
+  const broken =
+    TokenRules.checkTokens({
+      accessToken: token.access_token,
+      refreshToken: token.refresh_token,
+      tokenType: token.token_type ?? TokenRules.BEARER,
+      expiresIn: token.expires_in,
+    }) ?? (token.expires_at === undefined ? undefined : TokenRules.checkExpiresAt(token.expires_at, now));
+  if (broken !== undefined) return ruleProblem(broken);
   return {
     ok: {
       tokens: {
         accessToken: token.access_token,
         refreshToken: token.refresh_token,
-        tokenType: token.token_type ?? "Bearer",
+        tokenType: TokenRules.BEARER,
         expiresIn: token.expires_in,
         scope: token.scope,
       },
@@ -195,6 +209,18 @@ export const parsePlaintextToken = (json: unknown): Outcome<PlaintextImport> => 
       ignored: Object.keys(json).filter((key) => !PLAINTEXT_FIELDS.has(key)),
     },
   };
+};
+
+/** The problem of a decrypted export's tokens under baton's token rules at `now`, or `undefined`. */
+export const checkExportPayload = (payload: ExportPayload, now: number): string | undefined => {
+  const broken =
+    TokenRules.checkTokens({
+      accessToken: payload.access_token,
+      refreshToken: payload.refresh_token,
+      tokenType: payload.token_type,
+      expiresIn: undefined,
+    }) ?? TokenRules.checkExpiresAt(payload.expires_at, now);
+  return broken === undefined ? undefined : ruleProblem(broken).problem;
 };
 
 // -------------------------------------------------------------------------------------------------- encryption

@@ -4,6 +4,8 @@
  * not presented yet, and finishes a presentation that is on the wire — waiting for the answer and storing it — before
  * it yields (core protocol/present.ts), so a rotation the server made is never lost to a Ctrl-C. A second signal ends
  * the process at once, as users expect of a command they want gone. The exit code after a signal is 128 + its number.
+ * While a command hands the signals on to a child of its own (`baton exec`), this stop-on-signal is set aside: the
+ * child decides, and its exit status is the command's.
  */
 import { constants } from "node:os";
 import { Effect, type Exit, Fiber } from "effect";
@@ -20,11 +22,28 @@ export interface SignalledExit<A, E> {
 /** The conventional exit code of a process stopped by `signal`. */
 export const signalExitCode = (signal: StopSignal): number => 128 + constants.signals[signal];
 
+/** How many children signals are being handed on to right now (see {@link forwardingSignals}). */
+let forwarding = 0;
+
+/** Runs `effect` with this process's stop signals handed on to a child instead of stopping the command. */
+export const forwardingSignals = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => {
+      forwarding += 1;
+    }),
+    () => effect,
+    () =>
+      Effect.sync(() => {
+        forwarding -= 1;
+      }),
+  );
+
 export const runInterruptibly = async <A, E>(effect: Effect.Effect<A, E>): Promise<SignalledExit<A, E>> => {
   const fiber = Effect.runFork(effect);
   let received: StopSignal | undefined;
   const handlers = SIGNALS.map((signal) => {
     const handler = () => {
+      if (forwarding > 0) return;
       if (received !== undefined) process.exit(signalExitCode(signal));
       received = signal;
       process.stderr.write(`baton: ${signal}: stopping (a refresh already sent is answered and stored first)\n`);

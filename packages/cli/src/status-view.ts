@@ -2,10 +2,10 @@
  * What `baton status` shows, apart from parsing its options: the table and the `--json` document (docs/cli.md; never
  * a secret) — per account the core's status, plus whether it is its provider's default account and how many active
  * sessions (`baton exec`, embedded hosts) use it. Used by commands/status.ts and, without loading effect/cli, by
- * lean-entry.ts.
+ * lean-entry.ts. `status REF` of an account with neither credentials nor history is `NotFound` (exit 5).
  */
 import { ProviderRegistry } from "@baton/adapters";
-import { type AccountStatus, accountStatus, allAccounts, Sessions } from "@baton/core";
+import { type AccountStatus, accountStatus, allAccounts, NotFound, Sessions } from "@baton/core";
 import { Clock, Effect } from "effect";
 import { CliEnvironment } from "./composition.ts";
 import { absoluteTime, paint, relativeTime, table } from "./format.ts";
@@ -52,9 +52,11 @@ export const renderStatusTable = (statuses: ReadonlyArray<StatusRow>, now: numbe
       String(s.sessions),
       s.inDoubt !== null
         ? `in doubt: gen ${s.inDoubt.generation} by pid ${s.inDoubt.pid}@${s.inDoubt.host}`
-        : s.lastError === null
-          ? "-"
-          : `${s.lastError.reason} ${relativeTime(s.lastError.at, now)}${s.retryAt === null ? "" : `, retry ${relativeTime(s.retryAt, now)}`}`,
+        : s.note !== null
+          ? s.note
+          : s.lastError === null
+            ? "-"
+            : `${s.lastError.reason} ${relativeTime(s.lastError.at, now)}${s.retryAt === null ? "" : `, retry ${relativeTime(s.retryAt, now)}`}`,
     ]),
   );
   const legend = statuses.some((s) => s.default) ? ["* its provider's default account"] : [];
@@ -67,6 +69,14 @@ export const showStatus = (ref: string | undefined, json: boolean) =>
     const env = yield* CliEnvironment;
     const accounts = ref !== undefined ? [yield* resolveKnownAccount(env.home, ref)] : yield* allAccounts;
     const statuses = yield* Effect.forEach(accounts, accountStatus, { concurrency: 16 });
+    const [named] = statuses;
+    if (ref !== undefined && named !== undefined && named.storage === "none" && named.events === 0) {
+      return yield* new NotFound({
+        what: "account",
+        name: named.account,
+        message: `no account ${named.account}: it has no credentials and no history (\`baton status\` lists the accounts; \`baton login ${named.account}\` creates it)`,
+      });
+    }
     const defaults = (yield* ProviderRegistry.loadConfig(env.home)).defaults;
     const sessions = new Map<string, number>();
     for (const session of yield* (yield* Sessions).active()) {

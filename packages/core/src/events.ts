@@ -161,6 +161,9 @@ export type AccountEventType = AccountEvent["type"];
 /** An event before the store numbers it. */
 export type NewAccountEvent = AccountEvent extends infer E ? (E extends AccountEvent ? Omit<E, "seq"> : never) : never;
 
+/** The schema version this build writes and reads; a record with a higher `v` was written by a newer baton. */
+export const EVENT_SCHEMA_VERSION = 1;
+
 export const decodeAccountEvent = Schema.decodeUnknownExit(AccountEvent);
 export const encodeAccountEvent = Schema.encodeSync(AccountEvent);
 

@@ -9,7 +9,7 @@
 import { InvalidInput, NotFound } from "@baton/core";
 import { Effect } from "effect";
 import { type BatonConfig, type CredentialHosts, type HostEntry, storedProvider } from "./provider-config.ts";
-import { type ConfigError, loadConfig, modify } from "./provider-registry.ts";
+import { type ChangeError, type ConfigError, loadConfig, modify } from "./provider-registry.ts";
 
 export type HelperKind = "git" | "docker";
 
@@ -40,7 +40,7 @@ export const setCredentialHost = (
   kind: HelperKind,
   hostInput: string,
   entry: HostEntry,
-): Effect.Effect<string, ConfigError | NotFound> =>
+): Effect.Effect<string, ChangeError | NotFound> =>
   Effect.gen(function* () {
     const host = normalizeHost(hostInput);
     if (host === undefined) return yield* argument(`"${hostInput}" is not a host name (e.g. github.com or ghcr.io)`);
@@ -70,7 +70,7 @@ export const removeCredentialHost = (
   home: string,
   kind: HelperKind,
   hostInput: string,
-): Effect.Effect<void, ConfigError | NotFound> =>
+): Effect.Effect<void, ChangeError | NotFound> =>
   Effect.asVoid(
     modify(home, (config): Effect.Effect<BatonConfig, NotFound> => {
       const host = normalizeHost(hostInput) ?? hostInput;

@@ -6,15 +6,17 @@
  *   loose permissions are repaired to 0600 with a warning (see ../file/paths.ts). Content is cached per process and
  *   reused while the file's inode, size and mtime are unchanged (every write replaces the inode, so a rewrite within
  *   one mtime tick is still noticed).
- * - Writes: read → change → atomic replace (0600 temp file, fsync, rename, directory fsync) in a 0700 home. A file
- *   that does not decode is never overwritten: every change starts by decoding the current file and stops at the
- *   first problem. Changes are serialized within a process; two processes editing the registry at the same instant
- *   can lose one edit (the last rename wins) — registry edits are rare, interactive commands.
+ * - Writes: under the config lock (config-lock.ts, serializing every change across processes; within a process a
+ *   mutex queues them first), read the file again → change → atomic replace (0600 temp file, fsync, rename, directory
+ *   fsync) in a 0700 home → release. Each change thus applies to the version on disk at that moment (compare-and-set
+ *   by serialization, like the account stores), and concurrent edits are all kept. A file that does not decode is
+ *   never overwritten: every change starts by decoding the current file and stops at the first problem.
  * - Errors: malformed content and refused paths are `InvalidInput` reason "config" naming the file and the field;
- *   I/O failures are `StoreFailure`; unknown providers are `NotFound` what "provider".
+ *   I/O failures are `StoreFailure`; unknown providers are `NotFound` what "provider"; another process's edit that
+ *   does not finish within the lock's wait is `Retryable` "lock-timeout".
  */
 import { join } from "node:path";
-import { InvalidInput, isValidName, NotFound, ProviderDirectory, type StoreFailure } from "@baton/core";
+import { InvalidInput, isValidName, NotFound, ProviderDirectory, Retryable, type StoreFailure } from "@baton/core";
 import { Effect, Layer } from "effect";
 import {
   CONFIG_FILE,
@@ -25,6 +27,7 @@ import {
   secureDir,
   withMutex,
 } from "../file/paths.ts";
+import { withConfigLock } from "./config-lock.ts";
 import {
   type BatonConfig,
   decodeConfigText,
@@ -41,6 +44,8 @@ import {
 export { CONFIG_FILE } from "../file/paths.ts";
 
 export type ConfigError = InvalidInput | StoreFailure;
+/** What a change of the registry can fail with: also another process's edit that does not finish in time. */
+export type ChangeError = ConfigError | Retryable;
 
 export const configPath = (home: string): string => join(home, CONFIG_FILE);
 
@@ -63,7 +68,8 @@ type Read =
   | { readonly _tag: "cached"; readonly config: BatonConfig }
   | { readonly _tag: "read"; readonly stamp: Stamp; readonly text: string };
 
-const readRaw = (path: string): Effect.Effect<Read, StoreFailure> =>
+/** The file as it is; `fresh` skips the per-process cache (under the config lock, before a change). */
+const readRaw = (path: string, fresh: boolean): Effect.Effect<Read, StoreFailure> =>
   runFs("read", path, async (warn): Promise<Read> => {
     const link = lstatSyncOrUndefined(path);
     if (link === undefined) return { _tag: "absent" };
@@ -72,17 +78,18 @@ const readRaw = (path: string): Effect.Effect<Read, StoreFailure> =>
     }
     if (!link.isFile()) return { _tag: "refused", problem: "is not a regular file" };
     const cached = cache.get(path);
-    if (cached !== undefined && sameStamp(cached.stamp, link)) return { _tag: "cached", config: cached.config };
+    if (!fresh && cached !== undefined && sameStamp(cached.stamp, link))
+      return { _tag: "cached", config: cached.config };
     const file = readSmallFile(path, warn);
     if (file === undefined) return { _tag: "absent" };
     const { ino, size, mtimeMs } = file.stats;
     return { _tag: "read", stamp: { ino, size, mtimeMs }, text: file.bytes.toString("utf8") };
   });
 
-/** The decoded registry; an absent file is the empty registry. */
-export const loadConfig = (home: string): Effect.Effect<BatonConfig, ConfigError> => {
+/** The decoded registry; an absent file is the empty registry. `fresh` reads the file even if it looks unchanged. */
+export const loadConfig = (home: string, fresh = false): Effect.Effect<BatonConfig, ConfigError> => {
   const path = configPath(home);
-  return Effect.flatMap(readRaw(path), (read): Effect.Effect<BatonConfig, ConfigError> => {
+  return Effect.flatMap(readRaw(path, fresh), (read): Effect.Effect<BatonConfig, ConfigError> => {
     switch (read._tag) {
       case "absent":
         return Effect.succeed(emptyConfig);
@@ -109,18 +116,23 @@ const writeConfig = (home: string, config: BatonConfig): Effect.Effect<void, Sto
   });
 };
 
-/** Read, change, write, serialized per file within the process. `change` returning the same object skips the write. */
+/**
+ * Read, change, write, under the config lock (and a per-file mutex within the process): `change` always sees the file
+ * as it is on disk now. `change` returning the same object skips the write.
+ */
 export const modify = <E>(
   home: string,
   change: (config: BatonConfig) => Effect.Effect<BatonConfig, E>,
-): Effect.Effect<BatonConfig, ConfigError | E> =>
+): Effect.Effect<BatonConfig, ChangeError | E> =>
   withMutex(configPath(home))(
-    Effect.gen(function* () {
-      const current = yield* loadConfig(home);
-      const next = yield* change(current);
-      if (next !== current) yield* writeConfig(home, next);
-      return next;
-    }),
+    withConfigLock(home)(
+      Effect.gen(function* () {
+        const current = yield* loadConfig(home, true);
+        const next = yield* change(current);
+        if (next !== current) yield* writeConfig(home, next);
+        return next;
+      }),
+    ),
   );
 
 const argument = (message: string): InvalidInput => new InvalidInput({ reason: "argument", message });
@@ -149,13 +161,18 @@ export interface ProviderInput {
   readonly username?: string;
 }
 
-/** What discovery yields: the issuer exactly as the server names itself, and the endpoints. */
+/**
+ * What discovery yields: the issuer exactly as the server names itself, the endpoints, and the scopes it says it
+ * supports (RFC 8414 `scopes_supported`; not stored).
+ */
 export interface DiscoveredProvider {
   readonly issuer: string;
   readonly metadata: ProviderMetadata;
+  readonly scopesSupported?: ReadonlyArray<string>;
 }
 
-export type Discover = (issuer: string) => Effect.Effect<DiscoveredProvider, InvalidInput>;
+/** Discovery of an issuer's metadata: `Retryable` when the issuer cannot answer now, `InvalidInput` otherwise. */
+export type Discover = (issuer: string) => Effect.Effect<DiscoveredProvider, InvalidInput | Retryable>;
 
 const validateInput = (input: ProviderInput): InvalidInput | undefined => {
   if (!isValidName(input.name)) {
@@ -192,14 +209,20 @@ export const addProvider = (
   home: string,
   input: ProviderInput,
   discover: Discover,
-): Effect.Effect<StoredProvider, ConfigError> =>
+): Effect.Effect<StoredProvider, ChangeError> =>
   Effect.gen(function* () {
     const invalid = validateInput(input);
     if (invalid !== undefined) return yield* invalid;
     const exists = (config: BatonConfig) => storedProvider(config, input.name) !== undefined;
     const already = argument(`a provider named "${input.name}" already exists; remove it first`);
     if (exists(yield* loadConfig(home))) return yield* already;
-    const discovered = yield* discover(input.issuer);
+    const discovered = yield* discover(input.issuer).pipe(
+      Effect.mapError((error) =>
+        error._tag === "Retryable"
+          ? new Retryable({ account: input.name, reason: error.reason, message: error.message })
+          : error,
+      ),
+    );
     if (input.deviceOnly === true && discovered.metadata.device_authorization_endpoint === undefined) {
       return yield* argument(
         `--device-only: ${discovered.issuer} advertises no device_authorization_endpoint (RFC 8628 §4)`,
@@ -231,7 +254,7 @@ export const addProvider = (
   });
 
 /** Unregisters a provider and its default account. Local credentials are not touched (that is `logout`'s job). */
-export const removeProvider = (home: string, name: string): Effect.Effect<void, ConfigError | NotFound> =>
+export const removeProvider = (home: string, name: string): Effect.Effect<void, ChangeError | NotFound> =>
   Effect.asVoid(
     modify(home, (config) => {
       if (storedProvider(config, name) === undefined) return Effect.fail(unknownProvider(name));
@@ -255,19 +278,24 @@ export const getProvider = (home: string, name: string): Effect.Effect<StoredPro
     return provider === undefined ? Effect.fail(unknownProvider(name)) : Effect.succeed(provider);
   });
 
-/** `baton use REF`: makes `account` the default of `provider`. */
+/**
+ * `baton use REF`: makes `account` the default of `provider`. With `onlyIfUnset`, a default chosen meanwhile (by
+ * another process) is kept: the first account of a provider becomes its default, whichever process stores it.
+ */
 export const setDefaultAccount = (
   home: string,
   provider: string,
   account: string,
-): Effect.Effect<void, ConfigError | NotFound> =>
+  onlyIfUnset = false,
+): Effect.Effect<void, ChangeError | NotFound> =>
   Effect.asVoid(
     modify(home, (config): Effect.Effect<BatonConfig, NotFound | InvalidInput> => {
       if (storedProvider(config, provider) === undefined) return Effect.fail(unknownProvider(provider));
       if (!isValidName(account)) {
         return Effect.fail(argument(`"${account}" is not a valid account name (letters, digits, ".", "_", "-")`));
       }
-      if (config.defaults[provider] === account) return Effect.succeed(config);
+      const current = Object.hasOwn(config.defaults, provider) ? config.defaults[provider] : undefined;
+      if (current === account || (onlyIfUnset && current !== undefined)) return Effect.succeed(config);
       return Effect.succeed({ ...config, defaults: { ...config.defaults, [provider]: account } });
     }),
   );

@@ -3,15 +3,18 @@
  *
  *   <8 hex of the CRC32 of the JSON bytes> <JSON of the encoded AccountEvent>\n
  *
- * A line is valid when its checksum, JSON and schema (`decodeAccountEvent`, so an unknown schema version is invalid)
- * all check. {@link refreshLog} keeps, per log file, the parsed events, the highest seq, the invalid complete lines and
- * the offset scanned so far, and reads only bytes appended since; it starts over when the inode changes, the file
- * shrinks, it was rewritten in place (same size, other mtime) or the last scanned line's bytes differ. {@link judge}
- * classifies the tail: clean, torn (only the last line is bad or unterminated) or corrupt (anything else).
+ * A line is valid when its checksum, JSON and schema (`decodeAccountEvent`) all check. A line whose checksum and JSON
+ * check but whose `v` is newer than this build's event schema is a *future* record: written by a newer baton, whole,
+ * just not readable here. {@link refreshLog} keeps, per log file, the parsed events, the highest seq, the invalid
+ * complete lines, the future records and the offset scanned so far, and reads only bytes
+ * appended since; it starts over when the inode changes, the file shrinks, it was rewritten in place (same size, other
+ * mtime) or the last scanned line's bytes differ. {@link judge} classifies the tail: clean, torn (only the last line is
+ * bad or unterminated, and it is not a future record) or corrupt (anything else — a future record is never cut off as
+ * a torn tail: the log goes to quarantine like corruption, a copy kept).
  */
 import { fstatSync, readSync, type Stats } from "node:fs";
 import { crc32 } from "node:zlib";
-import { type AccountEvent, decodeAccountEvent, encodeAccountEvent } from "@baton/core";
+import { type AccountEvent, decodeAccountEvent, EVENT_SCHEMA_VERSION, encodeAccountEvent } from "@baton/core";
 import { Exit } from "effect";
 
 /** The 8-hex CRC32 of `bytes`. */
@@ -46,6 +49,28 @@ export const parseLine = (line: Uint8Array): AccountEvent | undefined => {
   return Exit.isSuccess(decoded) ? decoded.value : undefined;
 };
 
+/** One line judged: an event, a whole record of a newer schema version (`future`), or invalid. */
+export type LineVerdict =
+  | { readonly kind: "event"; readonly event: AccountEvent }
+  | { readonly kind: "future"; readonly version: number }
+  | { readonly kind: "invalid" };
+
+export const judgeLine = (line: Uint8Array): LineVerdict => {
+  const json = parseCheckedLine(line);
+  if (json === undefined) return { kind: "invalid" };
+  const decoded = decodeAccountEvent(json);
+  if (Exit.isSuccess(decoded)) return { kind: "event", event: decoded.value };
+  const version = typeof json === "object" && json !== null && "v" in json ? json.v : undefined;
+  return typeof version === "number" && Number.isInteger(version) && version > EVENT_SCHEMA_VERSION
+    ? { kind: "future", version }
+    : { kind: "invalid" };
+};
+
+/** The warning for records written by a newer baton, shared by `read` and the repair. */
+export const futureRecordsWarning = (path: string, count: number, newest: number): string =>
+  `${path}: ${count} record(s) written by a newer baton (event schema version ${newest}; this build reads version ` +
+  `${EVENT_SCHEMA_VERSION}) are skipped; the next append moves a copy of the log to quarantine`;
+
 /** The warning for invalid log lines followed by others, shared by `read` and `fold`. */
 export const corruptRecordsWarning = (path: string, count: number): string =>
   `${path}: skipping ${count} corrupt record(s); the next append moves a copy to quarantine and repairs the log`;
@@ -66,12 +91,16 @@ export interface LogState {
   end: number;
   readonly events: Array<AccountEvent>;
   maxSeq: number;
-  /** Invalid complete lines. */
+  /** Invalid complete lines (not future records). */
   readonly bad: Array<Range>;
+  /** Complete records of a newer schema version, and the newest version among them. */
+  readonly future: Array<Range>;
+  newestFuture: number;
   /** The last complete line's bytes and offset, to notice a file rewritten under the same inode. */
   lastLine: Buffer | undefined;
   lastLineStart: number;
   warnedBad: number;
+  warnedFuture: number;
 }
 
 /**
@@ -111,12 +140,14 @@ const scanChunk = (state: LogState, chunk: Buffer, base: number): void => {
   let lineStart = 0;
   let last: Range | undefined;
   for (let nl = chunk.indexOf(0x0a); nl >= 0; nl = chunk.indexOf(0x0a, lineStart)) {
-    const event = parseLine(chunk.subarray(lineStart, nl));
-    if (event === undefined) state.bad.push({ start: base + lineStart, end: base + nl + 1 });
-    else {
-      state.events.push(event);
-      if (event.seq > state.maxSeq) state.maxSeq = event.seq;
-    }
+    const verdict = judgeLine(chunk.subarray(lineStart, nl));
+    if (verdict.kind === "event") {
+      state.events.push(verdict.event);
+      if (verdict.event.seq > state.maxSeq) state.maxSeq = verdict.event.seq;
+    } else if (verdict.kind === "future") {
+      state.future.push({ start: base + lineStart, end: base + nl + 1 });
+      state.newestFuture = Math.max(state.newestFuture, verdict.version);
+    } else state.bad.push({ start: base + lineStart, end: base + nl + 1 });
     last = { start: lineStart, end: nl + 1 };
     lineStart = nl + 1;
   }
@@ -154,9 +185,12 @@ export const refreshLog = (
       events: [],
       maxSeq: 0,
       bad: [],
+      future: [],
+      newestFuture: 0,
       lastLine: undefined,
       lastLineStart: 0,
       warnedBad: 0,
+      warnedFuture: 0,
     };
   }
   remember(path, state);
@@ -172,6 +206,7 @@ export type Verdict =
   | { readonly kind: "corrupt" };
 
 export const judge = (state: LogState, size: number): Verdict => {
+  if (state.future.length > 0) return { kind: "corrupt" };
   const partial = size - state.end;
   const [only, ...more] = state.bad;
   if (only === undefined) {

@@ -13,7 +13,13 @@
  *   "corrupt", `droppedBytes`, `quarantinedTo` relative to BATON_HOME), and a warning is logged.
  * `fold` resumes the lifecycle fold from a checkpoint beside the log (fold-checkpoint.ts), after checking it.
  * `read` never changes the file's content: it skips a torn tail silently and skips (with a warning) invalid middle
- * lines. A record whose schema version this build does not know is an invalid record. Reads and appends of one file
+ * lines. A whole record of a newer schema version (written by a newer baton) is skipped with a warning wherever it
+ * is, and never truncated as a torn tail: the next append treats the log as corrupt — a copy of the whole file in
+ * quarantine/, the log rewritten with the records this build reads plus `log.repaired` reason "corrupt" with
+ * `quarantinedTo` (the reason list of this schema version has no better word, and a new word would itself be a
+ * record older builds cannot read). The account keeps working: safety rests on the secret store's compare-and-set
+ * and the claims, not on the events, so skipping a record this build cannot read never presents a token twice, and
+ * a newer baton can take the record back from the copy. Reads and appends of one file
  * are serialized within the process; across processes appends rely on the account lock, and even without it
  * concurrent appends never interleave (one `write` per batch on `O_APPEND`), though their seqs may then repeat.
  *
@@ -47,9 +53,10 @@ import {
   forgetLog,
   formatCheckedLine,
   formatLine,
+  futureRecordsWarning,
   judge,
+  judgeLine,
   parseCheckedLine,
-  parseLine,
   readRange,
   refreshLog,
 } from "./event-log.ts";
@@ -72,7 +79,7 @@ import {
   withMutex,
 } from "./paths.ts";
 
-export { checksum, formatLine, parseLine } from "./event-log.ts";
+export { checksum, formatLine, judgeLine, parseLine } from "./event-log.ts";
 
 export const EVENTS_FILE = "events.log";
 export const FLIGHTS_FILE = "flights.log";
@@ -105,14 +112,18 @@ const rewriteCorrupt = async (home: string, path: string, account: AccountRef, s
   const kept: Array<Buffer> = [];
   let maxSeq = 0;
   let bad = 0;
+  let future = 0;
+  let newestFuture = 0;
   let lineStart = 0;
   for (let nl = content.indexOf(0x0a); nl >= 0; nl = content.indexOf(0x0a, lineStart)) {
-    const event = parseLine(content.subarray(lineStart, nl));
-    if (event === undefined) bad += 1;
-    else {
+    const verdict = judgeLine(content.subarray(lineStart, nl));
+    if (verdict.kind === "event") {
       kept.push(content.subarray(lineStart, nl + 1));
-      maxSeq = Math.max(maxSeq, event.seq);
-    }
+      maxSeq = Math.max(maxSeq, verdict.event.seq);
+    } else if (verdict.kind === "future") {
+      future += 1;
+      newestFuture = Math.max(newestFuture, verdict.version);
+    } else bad += 1;
     lineStart = nl + 1;
   }
   const keptBytes = kept.reduce((sum, line) => sum + line.length, 0);
@@ -127,9 +138,14 @@ const rewriteCorrupt = async (home: string, path: string, account: AccountRef, s
   };
   await replaceAtomically(path, Buffer.concat([...kept, Buffer.from(formatLine(repaired), "utf8")]));
   forgetLog(path);
+  const held = [
+    ...(bad > 0 ? [`${bad} corrupt record(s)`] : []),
+    ...(future > 0 ? [`${future} record(s) written by a newer baton (event schema version ${newestFuture})`] : []),
+    ...(lineStart < content.length ? ["a torn tail"] : []),
+  ];
   warn(
-    `${path} held ${bad} corrupt record(s)${lineStart < content.length ? " and a torn tail" : ""}; ` +
-      `the whole file was copied to ${quarantined} and the log rewritten with its ${kept.length} valid record(s)`,
+    `${path} held ${held.join(" and ")}; ` +
+      `the whole file was copied to ${quarantined} and the log rewritten with its ${kept.length} readable record(s)`,
   );
 };
 
@@ -205,6 +221,10 @@ const readFromFile = (home: string, account: AccountRef, warn: Warn): ReadonlyAr
     if (middle > state.warnedBad) {
       warn(corruptRecordsWarning(path, middle));
       state.warnedBad = middle;
+    }
+    if (state.future.length > state.warnedFuture) {
+      warn(futureRecordsWarning(path, state.future.length, state.newestFuture));
+      state.warnedFuture = state.future.length;
     }
     return state.events.slice();
   } finally {

@@ -2,14 +2,15 @@
  * Authorization server metadata discovery: RFC 8414 (`/.well-known/oauth-authorization-server`) first, then OpenID
  * Connect Discovery 1.0 (`/.well-known/openid-configuration`) when the first answers anything but a document, both
  * through oauth4webapi (`discoveryRequest` / `processDiscoveryResponse`, which checks that the document's `issuer`
- * is exactly the one asked for, RFC 8414 §3.3). The result keeps only what baton stores (see ProviderMetadata) and
- * every problem is an `InvalidInput` that names it: unreachable issuer, no document, issuer mismatch, missing or
- * insecure endpoints.
+ * is exactly the one asked for, RFC 8414 §3.3). The result keeps only what baton stores (see ProviderMetadata).
+ * An issuer that cannot be reached, or that answers 5xx/429 where the metadata should be, is `Retryable` (reason
+ * "network" / "server-error": trying again later may work); every other problem is an `InvalidInput` that names it:
+ * no document, issuer mismatch, missing or insecure endpoints.
  *
  * @see https://www.rfc-editor.org/rfc/rfc8414#section-3
  * @see https://openid.net/specs/openid-connect-discovery-1_0.html#ProviderConfig
  */
-import { InvalidInput } from "@baton/core";
+import { InvalidInput, Retryable } from "@baton/core";
 import { Effect } from "effect";
 import * as oauth from "oauth4webapi";
 import { isAcceptableEndpoint, type ProviderMetadata, type StoredProvider } from "../config/provider-config.ts";
@@ -88,7 +89,7 @@ export const toProviderMetadata = (
 
 type Attempt =
   | { readonly _tag: "found"; readonly document: oauth.AuthorizationServer; readonly where: string }
-  | { readonly _tag: "absent"; readonly detail: string };
+  | { readonly _tag: "absent"; readonly detail: string; readonly status?: number };
 
 /**
  * Processes one metadata response: a document whose `issuer` matches, `absent` when there is no document here
@@ -103,7 +104,7 @@ export const processDiscovery = async (
   const where = `${issuer.origin}${WELL_KNOWN[algorithm]}`;
   if (response.status !== 200) {
     await response.body?.cancel();
-    return { _tag: "absent", detail: `${WELL_KNOWN[algorithm]}: HTTP ${response.status}` };
+    return { _tag: "absent", detail: `${WELL_KNOWN[algorithm]}: HTTP ${response.status}`, status: response.status };
   }
   const copy = response.clone();
   try {
@@ -124,16 +125,28 @@ export const processDiscovery = async (
   }
 };
 
-const unreachable = (issuer: string, error: unknown): InvalidInput =>
-  invalid(
-    `could not reach the issuer ${issuer}: ${error instanceof TransportError ? error.message : describeThrown(error)}`,
-  );
+/** A request that got no answer: retryable when the transport failed, else a problem of the input. */
+const unreachable = (issuer: string, error: unknown): InvalidInput | Retryable =>
+  error instanceof TransportError
+    ? new Retryable({
+        account: issuer,
+        reason: "network",
+        message: `could not reach the issuer ${issuer}: ${error.message}`,
+      })
+    : invalid(`could not reach the issuer ${issuer}: ${describeThrown(error)}`);
+
+/** 5xx and 429 mean the server is there but not able to answer now. */
+const isUnavailable = (status: number | undefined): boolean =>
+  status !== undefined && (status >= 500 || status === 429 || status === 408);
 
 /**
  * Discovers `issuer`'s metadata (RFC 8414, then OpenID Connect). The returned issuer is the server's own spelling,
  * which later RFC 9207 `iss` checks compare against exactly.
  */
-export const discover = (issuer: string, http: HttpOptions = {}): Effect.Effect<DiscoveredProvider, InvalidInput> =>
+export const discover = (
+  issuer: string,
+  http: HttpOptions = {},
+): Effect.Effect<DiscoveredProvider, InvalidInput | Retryable> =>
   Effect.gen(function* () {
     const url = URL.parse(issuer);
     if (url === null) return yield* invalid(`"${issuer}" is not a URL`);
@@ -143,7 +156,7 @@ export const discover = (issuer: string, http: HttpOptions = {}): Effect.Effect<
     if (url.search !== "" || url.hash !== "") {
       return yield* invalid("the issuer must not have a query or fragment (RFC 8414 §2)");
     }
-    const misses: Array<string> = [];
+    const misses: Array<{ readonly detail: string; readonly status?: number | undefined }> = [];
     for (const algorithm of ["oauth2", "oidc"] as const) {
       const attempt = yield* Effect.tryPromise({
         try: async (signal) =>
@@ -152,14 +165,27 @@ export const discover = (issuer: string, http: HttpOptions = {}): Effect.Effect<
       });
       if (attempt instanceof InvalidInput) return yield* attempt;
       if (attempt._tag === "absent") {
-        misses.push(attempt.detail);
+        misses.push(attempt);
         continue;
       }
       const metadata = toProviderMetadata(attempt.document, attempt.where);
       if (metadata instanceof InvalidInput) return yield* metadata;
-      return { issuer: attempt.document.issuer, metadata };
+      const scopesSupported = stringArray(attempt.document.scopes_supported);
+      return {
+        issuer: attempt.document.issuer,
+        metadata,
+        ...(scopesSupported === undefined ? {} : { scopesSupported }),
+      };
     }
-    return yield* invalid(`${issuer} publishes no authorization server metadata (${misses.join("; ")})`);
+    const details = misses.map((miss) => miss.detail).join("; ");
+    if (misses.some((miss) => isUnavailable(miss.status))) {
+      return yield* new Retryable({
+        account: issuer,
+        reason: "server-error",
+        message: `the issuer ${issuer} could not answer its metadata now (${details}); try again later`,
+      });
+    }
+    return yield* invalid(`${issuer} publishes no authorization server metadata (${details})`);
   });
 
 /**
@@ -169,7 +195,7 @@ export const discover = (issuer: string, http: HttpOptions = {}): Effect.Effect<
 export const targetFor = (
   provider: StoredProvider,
   http: HttpOptions = {},
-): Effect.Effect<OAuthTarget, InvalidInput> => {
+): Effect.Effect<OAuthTarget, InvalidInput | Retryable> => {
   const base = {
     issuer: provider.issuer,
     clientId: provider.clientId,

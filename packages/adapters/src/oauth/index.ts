@@ -1,6 +1,7 @@
 /**
  * baton's OAuth adapters on oauth4webapi: metadata discovery, the core `TokenEndpoint` (refresh grant), the two
- * login flows (loopback PKCE, device), revocation, and the HTTP transport under all of them.
+ * login flows (loopback PKCE, device), revocation, the HTTP transport under all of them, and the rules every token
+ * baton stores must meet (also applied to imported tokens).
  */
 
 export * as OAuthClient from "./client.ts";
@@ -12,3 +13,4 @@ export * as DeviceLogin from "./login-device.ts";
 export * as LoopbackLogin from "./login-loopback.ts";
 export * as Revocation from "./revoke.ts";
 export * as OAuthTokenEndpoint from "./token-endpoint.ts";
+export * as TokenRules from "./token-rules.ts";

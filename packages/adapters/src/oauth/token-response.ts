@@ -34,9 +34,8 @@ import * as oauth from "oauth4webapi";
 import { authorizationServer, client, type OAuthTarget } from "./client.ts";
 import { describeThrown, safeErrorCode, safeServerText } from "./errors.ts";
 import { type Exchange, TransportError } from "./http.ts";
+import { BEARER, checkTokens, isVisibleToken, MAX_EXPIRES_IN_SECONDS } from "./token-rules.ts";
 
-/** Ten years: a larger `expires_in` is a broken server, and would overflow an expiry in milliseconds. */
-export const MAX_EXPIRES_IN_SECONDS = 10 * 365 * 24 * 60 * 60;
 /** Retry-After values beyond a day are clamped. */
 const MAX_RETRY_AFTER_MS = 24 * 60 * 60 * 1000;
 
@@ -154,8 +153,6 @@ const processErrorAnswer = async (target: OAuthTarget, response: Response, conte
   });
 };
 
-const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
-
 const malformed = (message: string, status = 200) =>
   failure({
     reason: "malformed_response",
@@ -165,23 +162,22 @@ const malformed = (message: string, status = 200) =>
   });
 
 /**
- * baton's limits on a token response oauth4webapi already validated: a Bearer token_type (DPoP is not supported),
- * tokens of visible ASCII only (they end up in HTTP headers), and an `expires_in` that fits an expiry in ms.
- * Returns the problem, or the `TokenSet`. Shared by the refresh, authorization code and device code grants.
+ * baton's limits on a token response oauth4webapi already validated (token-rules.ts, the same rules `baton import`
+ * applies): Bearer, tokens of visible ASCII only, a bounded `expires_in`. Returns the problem, or the `TokenSet`.
+ * Shared by the refresh, authorization code and device code grants.
  */
 export const toTokenSet = (json: oauth.TokenEndpointResponse): TokenSet | string => {
-  if (json.token_type !== "bearer") return `token_type is not "Bearer"`;
-  if (!VISIBLE_ASCII.test(json.access_token)) return "access_token contains characters outside visible ASCII";
-  if (json.refresh_token !== undefined && !VISIBLE_ASCII.test(json.refresh_token)) {
-    return "refresh_token contains characters outside visible ASCII";
-  }
-  if (json.expires_in !== undefined && json.expires_in > MAX_EXPIRES_IN_SECONDS) {
-    return `expires_in is out of range (more than ${MAX_EXPIRES_IN_SECONDS} seconds)`;
-  }
+  const problem = checkTokens({
+    accessToken: json.access_token,
+    refreshToken: json.refresh_token,
+    tokenType: json.token_type,
+    expiresIn: json.expires_in,
+  });
+  if (problem !== undefined) return `${problem.field} ${problem.problem}`;
   return {
     accessToken: json.access_token,
     refreshToken: json.refresh_token,
-    tokenType: "Bearer",
+    tokenType: BEARER,
     expiresIn: json.expires_in,
     scope: json.scope,
   };
@@ -211,11 +207,11 @@ const salvage = (
   context: ResponseContext,
 ): TokenSet | TokenEndpointFailure => {
   const refresh = body?.refresh_token;
-  if (refresh !== undefined && (typeof refresh !== "string" || refresh.length === 0 || !VISIBLE_ASCII.test(refresh))) {
+  if (refresh !== undefined && (typeof refresh !== "string" || !isVisibleToken(refresh))) {
     return malformed("its refresh_token is unusable (empty, not a string, or not visible ASCII)");
   }
   const access = body?.access_token;
-  const accessUsable = typeof access === "string" && access.length > 0 && VISIBLE_ASCII.test(access);
+  const accessUsable = typeof access === "string" && isVisibleToken(access);
   if (refresh === undefined && (!accessUsable || validationProblem !== undefined)) {
     return malformed(validationProblem ?? "its access_token is unusable");
   }

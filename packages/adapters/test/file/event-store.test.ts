@@ -148,6 +148,49 @@ describe("file event store", () => {
     expect(events.map((e) => e.type)).toEqual(["lock.waited", "log.repaired", "lock.waited"]);
   });
 
+  const futureLine = (seq: number) => {
+    const json = JSON.stringify({ v: 2, seq, at: 1, host: "h", pid: 1, type: "lock.waited", waitedMs: 1, more: "x" });
+    return `${checksum(Buffer.from(json))} ${json}\n`;
+  };
+
+  it.each([
+    ["last", [1, 2], [] as Array<number>],
+    ["middle", [1], [3]],
+  ])(
+    "given a record of a newer schema version as the %s line, append - should quarantine a copy and keep every other event",
+    async (_, before, after) => {
+      await append(...before.map(waited));
+      appendFileSync(logFile(), futureLine(before.length + 1));
+      for (const n of after) {
+        appendFileSync(logFile(), formatLine({ ...(waited(n) as AccountEvent & { type: "lock.waited" }), seq: n }));
+      }
+      const original = readFileSync(logFile());
+      const readLogs: Array<string> = [];
+      expect((await read(readLogs)).map((e) => e.seq)).toEqual([...before, ...after]);
+      expect(readLogs.some((l) => l.includes("newer") && l.includes("schema version 2"))).toBe(true);
+      expect(readFileSync(logFile())).toEqual(original);
+
+      const logs: Array<string> = [];
+      await runWith(
+        home,
+        EventStore.use((s) => s.append(account, [waited(9)])),
+        logs,
+      );
+      const events = await read();
+      const waitedSeqs = events.filter((e) => e.type === "lock.waited").map((e) => e.seq);
+      expect(waitedSeqs.slice(0, -1)).toEqual([...before, ...after]);
+      expect(events.at(-1)).toMatchObject({ type: "lock.waited", waitedMs: 9 });
+
+      const repaired = events.find((e) => e.type === "log.repaired");
+      expect(repaired).toMatchObject({ type: "log.repaired", reason: "corrupt" });
+      const quarantined = readdirSync(join(home, "quarantine"));
+      expect(quarantined).toHaveLength(1);
+      expect(repaired?.type === "log.repaired" ? repaired.quarantinedTo : "").toBe(join("quarantine", quarantined[0]!));
+      expect(readFileSync(join(home, "quarantine", quarantined[0]!))).toEqual(original);
+      expect(logs.some((l) => l.includes("newer") && l.includes("schema version 2"))).toBe(true);
+    },
+  );
+
   it("append - should refuse a symlink planted at events.log and leave its target untouched", async () => {
     mkdirSync(join(home, "accounts", "github", "work"), { recursive: true, mode: 0o700 });
     const target = join(home, "target.log");

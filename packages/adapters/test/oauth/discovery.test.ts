@@ -47,13 +47,24 @@ describe("discovery", () => {
     }
   });
 
-  it("discover - should name an unreachable issuer", async () => {
+  it("discover - should name an unreachable issuer as a retryable network failure", async () => {
     const scripted = await startScripted(() => undefined);
     await scripted.stop();
     const error = await failureOf(discover(scripted.origin));
-    expect(error).toMatchObject({ _tag: "InvalidInput" });
+    expect(error).toMatchObject({ _tag: "Retryable", reason: "network" });
     expect(error.message).toContain(`could not reach the issuer ${scripted.origin}`);
     expect(error.message).toContain("ECONNREFUSED");
+  });
+
+  it("discover - should call an issuer answering 503 where its metadata should be a retryable server error", async () => {
+    const scripted = await startScripted((_request, response) => sendJson(response, 503, {}));
+    try {
+      const error = await failureOf(discover(scripted.origin));
+      expect(error).toMatchObject({ _tag: "Retryable", reason: "server-error" });
+      expect(error.message).toContain("HTTP 503");
+    } finally {
+      await scripted.stop();
+    }
   });
 
   it("discover - should report an issuer mismatch with both names", async () => {

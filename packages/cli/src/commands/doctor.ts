@@ -1,22 +1,29 @@
 /**
  * `baton doctor [--json]`: read-only checks of BATON_HOME, each reported as an ok / warn / fail line:
  *
- * - permissions: directories 0700, files 0600, no symbolic links below BATON_HOME, no leftovers of interrupted
- *   writes or lock recoveries (a loose secret record or any symlink fails; other loose modes warn — baton repairs them
- *   on the next access);
- * - config.json parses; the storage kind in use; each provider's issuer is reachable, with the clock skew from its
- *   HTTP `Date` header (core's `clockSkew`; warn beyond 30 s — baton never trusts clocks for safety, but expiry does);
- * - per account: its state and storage, the secret record decodes (read without moving anything), the event log's
- *   health (torn tail, corrupt records, past repairs), a lock left by a dead process, in-doubt claims (recorded, or
- *   pending for the next process), a revoked state; then quarantine/ contents and orphaned sessions.
+ * - home and permissions: BATON_HOME and every directory below it writable by this user (a read-only home fails:
+ *   no refreshed token could be stored), directories 0700, files 0600, no symbolic links below BATON_HOME, no
+ *   leftovers of interrupted writes or lock recoveries (a loose secret record or any symlink fails; other loose modes
+ *   warn — baton repairs them on the next access);
+ * - config.json parses, and a config.lock left by a dead process; the storage kind in use; each provider's issuer is
+ *   reachable, with the clock skew from its HTTP `Date` header (core's `clockSkew`; warn beyond 30 s — baton never
+ *   trusts clocks for safety, but expiry does); each default account exists and holds credentials;
+ * - per account: its state and storage (the secret store has the last word, as in `status`), its provider is still
+ *   registered, the secret record decodes (read without moving anything) and is there when the history says it
+ *   should be (else it was quarantined or deleted), the event log exists for a secret and is healthy (torn tail,
+ *   corrupt records, records of a newer baton, past repairs), a lock left by a dead process, in-doubt claims
+ *   (recorded, or pending for the next process), a revoked state; then quarantine/ contents and orphaned sessions.
  *
- * Exit codes: 0 no failure (warnings allowed); 2 a file in BATON_HOME needs fixing (malformed config, corrupt record,
- * symlink, loose secret); 4 only retryable failures (an issuer unreachable or answering 5xx). docs/cli.md has the JSON.
+ * A store that cannot be read is a failing `store` line for what it concerns, never the end of the report: with
+ * `--json` the output is always the JSON document. Exit codes: 0 no failure (warnings allowed); 2 a file in
+ * BATON_HOME needs fixing (read-only home, malformed config, corrupt, missing or unreadable record, symlink, loose
+ * secret); 4 only retryable failures (an issuer unreachable or answering 5xx, a keychain unavailable, a full disk).
+ * docs/cli.md has the JSON.
  */
 import { constants, type Stats } from "node:fs";
-import { lstat, readdir, readFile, stat } from "node:fs/promises";
+import { access, lstat, readdir, readFile, stat } from "node:fs/promises";
 import { join, relative } from "node:path";
-import { FileEventStore, FileLock, NodeHostIdentity, OAuthHttp, ProviderRegistry } from "@baton/adapters";
+import { ConfigLock, FileEventStore, FileLock, NodeHostIdentity, OAuthHttp, ProviderRegistry } from "@baton/adapters";
 import {
   type AccountRef,
   accountKey,
@@ -25,6 +32,7 @@ import {
   Credentials,
   clockSkew,
   EventStore,
+  HOLDS_CREDENTIALS,
   HostIdentity,
   judgeClaims,
   RefreshSettings,
@@ -70,22 +78,37 @@ const WEEK_MS = 7 * 24 * 60 * 60 * 1000;
 const readNoFollow = (path: string) => readFile(path, { flag: constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) });
 const lstatOrUndefined = (path: string) => lstat(path).catch((): Stats | undefined => undefined);
 const mode = (s: Stats) => (s.mode & 0o777).toString(8);
-const LEFTOVER = /^\..+\.tmp-|^refresh\.lock\.(dead|recovering)-/;
+const LEFTOVER = /^\..+\.tmp-|^refresh\.lock\.(dead|recovering)-|^config\.lock\.recovering-/;
+
+/** Why this process cannot write `dir` (an error code), or `undefined` when it can. */
+const unwritable = (dir: string): Promise<string | undefined> =>
+  access(dir, constants.W_OK).then(
+    () => undefined,
+    (error: unknown) =>
+      typeof error === "object" && error !== null && "code" in error ? String(error.code) : "not writable",
+  );
 
 /** Walks BATON_HOME without following links. */
-export const checkTree = async (home: string): Promise<ReadonlyArray<Check>> => {
+const checkTree = async (home: string): Promise<ReadonlyArray<Check>> => {
   const top = await stat(home).catch(() => undefined);
   if (top === undefined) return [ok("home", home, "does not exist yet (the first login creates it)")];
   if (!top.isDirectory()) return [fail("home", home, "is not a directory")];
   const checks: Array<Check> = [];
   if ((top.mode & 0o077) !== 0) checks.push(warn("home", home, `has mode ${mode(top)}; expected 700 (chmod 700 it)`));
   const counts = { dirs: 1, files: 0 };
-  const walk = async (dir: string): Promise<void> => {
+  /** Walks `dir`; `reported` once an unwritable directory above it was reported (its children are not repeated). */
+  const walk = async (dir: string, reported: boolean): Promise<void> => {
     const names = await readdir(dir).catch(() => undefined);
     if (names === undefined) {
       checks.push(fail("permissions", relative(home, dir) || home, "cannot be read by this user"));
       return;
     }
+    const cannotWrite = reported ? undefined : await unwritable(dir);
+    if (cannotWrite !== undefined) {
+      const text = `is not writable by this user (${cannotWrite}): baton could not store refreshed tokens, events or claims here; make it writable`;
+      checks.push(fail(dir === home ? "home" : "permissions", relative(home, dir) || home, text));
+    }
+    const below = reported || cannotWrite !== undefined;
     for (const name of names.sort()) {
       const path = join(dir, name);
       const where = relative(home, path);
@@ -103,7 +126,7 @@ export const checkTree = async (home: string): Promise<ReadonlyArray<Check>> => 
       if (info.isDirectory()) {
         counts.dirs += 1;
         if ((info.mode & 0o077) !== 0) checks.push(warn("permissions", where, `has mode ${mode(info)}; expected 700`));
-        await walk(path);
+        await walk(path, below);
         continue;
       }
       counts.files += 1;
@@ -116,7 +139,7 @@ export const checkTree = async (home: string): Promise<ReadonlyArray<Check>> => 
       );
     }
   };
-  await walk(home);
+  await walk(home, false);
   if (!checks.some((c) => c.check === "permissions" || c.check === "home")) {
     const text = `${counts.dirs} directories 0700, ${counts.files} files 0600, no symbolic links`;
     checks.unshift(ok("permissions", home, text));
@@ -125,7 +148,7 @@ export const checkTree = async (home: string): Promise<ReadonlyArray<Check>> => 
 };
 
 /** Any HTTP answer from the issuer's discovery URL means reachable; its `Date` header gives the clock skew. */
-export const probeIssuer = async (name: string, issuer: string): Promise<Check> => {
+const probeIssuer = async (name: string, issuer: string): Promise<Check> => {
   const url = `${issuer.replace(/\/$/, "")}/.well-known/openid-configuration`;
   const sentAt = Date.now();
   try {
@@ -153,11 +176,28 @@ const scanLog = async (path: string) => {
   if (bytes === undefined) return undefined;
   const lines = bytes.toString("utf8").split("\n");
   const tail = lines.pop() ?? "";
-  const events = lines.map((text) => FileEventStore.parseLine(Buffer.from(text, "utf8")));
-  const bad = events.filter((event) => event === undefined).length;
-  const lastLineBad = tail === "" && events.length > 0 && events.at(-1) === undefined;
-  const repairs = events.filter((event) => event?.type === "log.repaired").length;
-  return { torn: tail !== "" || lastLineBad, corrupt: bad - (lastLineBad ? 1 : 0), repairs };
+  const verdicts = lines.map((text) => FileEventStore.judgeLine(Buffer.from(text, "utf8")));
+  const bad = verdicts.filter((verdict) => verdict.kind === "invalid").length;
+  const future = verdicts.flatMap((verdict) => (verdict.kind === "future" ? [verdict.version] : []));
+  const lastLineBad = tail === "" && verdicts.at(-1)?.kind === "invalid";
+  const repairs = verdicts.filter((v) => v.kind === "event" && v.event.type === "log.repaired").length;
+  return {
+    torn: tail !== "" || lastLineBad,
+    corrupt: bad - (lastLineBad ? 1 : 0),
+    future: future.length,
+    newest: Math.max(0, ...future),
+    repairs,
+  };
+};
+
+/** The file in quarantine/ that a corrupt secret record of `account` was moved to, if any. */
+const quarantinedSecret = async (home: string, account: AccountRef): Promise<string | undefined> => {
+  const names = await readdir(join(home, "quarantine")).catch((): Array<string> => []);
+  const marker = `-${account.provider}-${account.account}-secret.json-`;
+  return names
+    .filter((name) => name.includes(marker))
+    .sort()
+    .at(-1);
 };
 
 const readCredentials = async (path: string): Promise<Credentials | "absent" | "corrupt"> => {
@@ -183,7 +223,11 @@ const countSupersededClaims = async (dir: string, generation: number): Promise<n
   }).length;
 };
 
-export const checkAccount = (home: string, account: AccountRef) =>
+/**
+ * The checks of one account; `providers` is the set of registered providers (`undefined` when config.json could not
+ * be read). Also says whether the account holds credentials (for the defaults check).
+ */
+const checkAccount = (home: string, account: AccountRef, providers: ReadonlySet<string> | undefined) =>
   Effect.gen(function* () {
     const key = accountKey(account);
     const dir = join(home, "accounts", account.provider, account.account);
@@ -195,11 +239,23 @@ export const checkAccount = (home: string, account: AccountRef) =>
         fail("secret", key, "the secret record does not decode; its next use moves it to quarantine/: log in again"),
       );
     }
+    if (providers !== undefined && !providers.has(account.provider)) {
+      const text =
+        `provider ${account.provider} is not registered, so this account cannot be refreshed or logged out; ` +
+        `register it again (\`baton rebuild\`, or \`baton provider add ${account.provider} …\`)`;
+      checks.push(warn("provider", key, text));
+    }
     const log = yield* Effect.promise(() => scanLog(join(dir, "events.log")));
     if (log?.torn === true)
       checks.push(warn("events", key, "events.log has a torn last record; the next write truncates it"));
     if (log !== undefined && log.corrupt > 0) {
       const text = `events.log has ${log.corrupt} corrupt record(s); the next write copies it to quarantine/ and repairs it`;
+      checks.push(warn("events", key, text));
+    }
+    if (log !== undefined && log.future > 0) {
+      const text =
+        `events.log has ${log.future} record(s) written by a newer baton (event schema version ${log.newest}); ` +
+        "this build skips them, and its next write copies the log to quarantine/ and leaves them out";
       checks.push(warn("events", key, text));
     }
     const lockDir = join(dir, FileLock.LOCK_DIR);
@@ -222,9 +278,23 @@ export const checkAccount = (home: string, account: AccountRef) =>
     // Folded here rather than through the secret store: reading a corrupt record there would move it to quarantine.
     const events = yield* (yield* EventStore).read(account);
     const snapshot = replay(events, { now });
-    const state = stateName(snapshot);
     const store = yield* SecretStore;
     const stored = store.kind === "file" ? secret : ((yield* store.read(account)) ?? "absent");
+    const missing = stored === "absent" && HOLDS_CREDENTIALS.has(stateName(snapshot));
+    const state = missing ? "unauthenticated" : stateName(snapshot);
+    if (missing) {
+      const moved = yield* Effect.promise(() => quarantinedSecret(home, account));
+      const where = moved === undefined ? "it was deleted" : `it was moved to quarantine/${moved} as corrupt`;
+      const text =
+        `the history stored generation ${snapshot.context.generation}, but the secret store holds no credentials ` +
+        `(${where}); log in again: \`baton login ${key}\``;
+      checks.push(fail("secret", key, text));
+    }
+    if (typeof stored === "object" && events.length === 0) {
+      const text =
+        "credentials with no history (no events.log): they work, and the history starts with the next change";
+      checks.push(warn("events", key, text));
+    }
     const generation = Math.max(typeof stored === "object" ? stored.generation : 0, snapshot.context.generation);
     const doubt = snapshot.context.inDoubt;
     if (doubt !== undefined) {
@@ -274,16 +344,48 @@ export const checkAccount = (home: string, account: AccountRef) =>
     const storage = typeof stored === "object" ? store.kind : stored === "absent" ? "none" : "unreadable";
     const repairs = log !== undefined && log.repairs > 0 ? ` (${log.repairs} past repair(s))` : "";
     const summary = `${state}, generation ${generation}, storage ${storage}, ${events.length} events${repairs}`;
-    return [ok("account", key, summary), ...checks];
+    return { checks: [ok("account", key, summary), ...checks], holdsCredentials: typeof stored === "object" };
   });
 
-export const exitCodeFor = (checks: ReadonlyArray<Check>): number =>
+/**
+ * A store that could not be read, as a failing line: code 4 when trying again may help (a full disk, a keychain not
+ * available now), else 2 (a file to fix).
+ */
+const unreadable = (subject: string | null, error: { readonly message: string; readonly reason?: string }): Check => {
+  const retryable = error.reason === "no-space" || error.reason === "unavailable";
+  return fail("store", subject, `could not be read: ${error.message}`, retryable ? 4 : 2);
+};
+
+/** Each default account exists and holds credentials. */
+const checkDefaults = (
+  defaults: Readonly<Record<string, string>>,
+  known: ReadonlyMap<string, boolean>,
+): ReadonlyArray<Check> =>
+  Object.entries(defaults).flatMap(([provider, account]) => {
+    const key = `${provider}:${account}`;
+    const holds = known.get(key);
+    if (holds === true) return [];
+    const why = holds === undefined ? "which does not exist (no credentials, no history)" : "which has no credentials";
+    const text = `the default account is ${key}, ${why}: a bare \`${provider}\` fails; \`baton login ${key}\` or \`baton use\` another`;
+    return [warn("defaults", provider, text)];
+  });
+
+/** A config.lock left by a process that is gone (the next change removes it; until then it is a leftover). */
+const checkConfigLock = (home: string): ReadonlyArray<Check> => {
+  const owner = ConfigLock.readConfigLockOwner(home);
+  if (typeof owner !== "object" || !ConfigLock.isDeadOwner(owner)) return [];
+  const text = `config.lock is held by pid ${owner.pid} on ${owner.host}, which is gone; the next change of config.json removes it`;
+  return [warn("lock", ConfigLock.CONFIG_LOCK_FILE, text)];
+};
+
+const exitCodeFor = (checks: ReadonlyArray<Check>): number =>
   checks.some((c) => c.status === "fail" && c.code === 2) ? 2 : checks.some((c) => c.status === "fail") ? 4 : 0;
 
 export const runDoctor = (options: { readonly json: boolean }) =>
   Effect.gen(function* () {
     const env = yield* CliEnvironment;
     const checks: Array<Check> = [...(yield* Effect.promise(() => checkTree(env.home)))];
+    checks.push(...checkConfigLock(env.home));
     const config = yield* ProviderRegistry.loadConfig(env.home).pipe(Effect.result);
     if (config._tag === "Failure") {
       checks.push(fail("config", "config.json", config.failure.message));
@@ -305,7 +407,20 @@ export const runDoctor = (options: { readonly json: boolean }) =>
       const probes = names.map((name) => probeIssuer(name, providers[name]?.issuer ?? ""));
       checks.push(...(yield* Effect.promise(() => Promise.all(probes))));
     }
-    for (const account of yield* allAccounts) checks.push(...(yield* checkAccount(env.home, account)));
+    const providers = config._tag === "Success" ? new Set(Object.keys(config.success.providers)) : undefined;
+    const listed = yield* allAccounts.pipe(Effect.result);
+    if (listed._tag === "Failure") checks.push(unreadable(null, listed.failure));
+    const accounts = listed._tag === "Success" ? listed.success : [];
+    const known = new Map<string, boolean>();
+    for (const account of accounts) {
+      const key = accountKey(account);
+      const outcome = yield* checkAccount(env.home, account, providers).pipe(
+        Effect.catch((error) => Effect.succeed({ checks: [unreadable(key, error)], holdsCredentials: false })),
+      );
+      checks.push(...outcome.checks);
+      known.set(key, outcome.holdsCredentials);
+    }
+    if (config._tag === "Success") checks.push(...checkDefaults(config.success.defaults, known));
     const quarantined = yield* Effect.promise(() => readdir(join(env.home, "quarantine")).catch(() => []));
     const shown = `${quarantined.slice(0, 3).join(", ")}${quarantined.length > 3 ? ", …" : ""}`;
     checks.push(
@@ -317,11 +432,13 @@ export const runDoctor = (options: { readonly json: boolean }) =>
             `${quarantined.length} file(s) moved aside as corrupt (${shown}); nothing reads them: inspect, then delete`,
           ),
     );
-    const orphans = yield* (yield* Sessions).stale(WEEK_MS);
+    const orphans = yield* (yield* Sessions).stale(WEEK_MS).pipe(Effect.result);
     checks.push(
-      orphans.length === 0
-        ? ok("sessions", null, "no orphaned sessions")
-        : warn("sessions", null, `${orphans.length} orphaned session(s); \`baton clean --yes\` removes them`),
+      orphans._tag === "Failure"
+        ? unreadable("sessions/", orphans.failure)
+        : orphans.success.length === 0
+          ? ok("sessions", null, "no orphaned sessions")
+          : warn("sessions", null, `${orphans.success.length} orphaned session(s); \`baton clean --yes\` removes them`),
     );
     const exitCode = exitCodeFor(checks);
     const count = (level: Level) => checks.filter((c) => c.status === level).length;

@@ -4,13 +4,14 @@
  * through the core's `storeNewCredentials` (under the account lock, compare-and-set, durable before the event).
  * FILE is an encrypted `baton export` (a wrong passphrase or any changed byte: exit 2 "wrong passphrase or damaged
  * file") or, with --plaintext, a token JSON `{access_token, refresh_token?, expires_at | expires_in, token_type?,
- * scope?}`. Every check happens before anything is written: a malformed file names the field (exit 2), an unknown
- * provider exits 5, and an export made for another issuer or client is refused (I10). A FILE readable by others gets
- * a warning.
+ * scope?}`. Either way the tokens must meet the rules baton applies to a server's answer (TokenRules: Bearer,
+ * visible ASCII, a lifetime of at most ten years). Every check happens before anything is written: a malformed file
+ * names the field (exit 2), an unknown provider exits 5, and an export made for another issuer or client is refused
+ * (I10). A FILE readable by others gets a warning.
  */
 import { readFile, stat } from "node:fs/promises";
 import { homedir } from "node:os";
-import { ProviderConfig, ProviderRegistry } from "@baton/adapters";
+import { ProviderConfig, ProviderRegistry, TokenRules } from "@baton/adapters";
 import {
   type AccountRef,
   accountFromKey,
@@ -24,7 +25,14 @@ import { Clock, Effect, Option } from "effect";
 import { Argument, Command, Flag } from "effect/cli";
 import { ADOPT_FORMATS, type AdoptFormat, defaultPath, handOverNote, readAdopted } from "../adopt-formats.ts";
 import { CliEnvironment } from "../composition.ts";
-import { looksLikeEnvelope, parseEnvelope, parseJsonText, parsePlaintextToken, unseal } from "../export-format.ts";
+import {
+  checkExportPayload,
+  looksLikeEnvelope,
+  parseEnvelope,
+  parseJsonText,
+  parsePlaintextToken,
+  unseal,
+} from "../export-format.ts";
 import { absoluteTime, relativeTime } from "../format.ts";
 import { parseRef } from "../resolve.ts";
 import { readPassphrase } from "./export.ts";
@@ -116,9 +124,10 @@ const decodeAdopted = (source: string, text: string, format: AdoptFormat) =>
   Effect.gen(function* () {
     const json = format === "gh" ? { ok: undefined } : parseJsonText(text);
     if ("problem" in json) return yield* invalid(`${source} ${json.problem}`);
-    const adopted = readAdopted(format, text, json.ok, yield* Clock.currentTimeMillis);
+    const now = yield* Clock.currentTimeMillis;
+    const adopted = readAdopted(format, text, json.ok, now);
     if ("problem" in adopted) return yield* invalid(`${source} (${format}): ${adopted.problem}`);
-    const token = parsePlaintextToken(adopted.ok);
+    const token = parsePlaintextToken(adopted.ok, now);
     if ("problem" in token) return yield* invalid(`${source} (${format}): ${token.problem}`);
     const decoded: Decoded = { ...token.ok, exportedFrom: undefined, issuer: undefined, clientId: undefined };
     return decoded;
@@ -127,13 +136,14 @@ const decodeAdopted = (source: string, text: string, format: AdoptFormat) =>
 /** Validates the input completely (decrypting an export) before anything is written. */
 const decodeInput = (source: string, text: string, plaintext: boolean, account: string) =>
   Effect.gen(function* () {
+    const now = yield* Clock.currentTimeMillis;
     const json = parseJsonText(text);
     if ("problem" in json) return yield* invalid(`${source} ${json.problem}`);
     if (plaintext) {
       if (looksLikeEnvelope(json.ok)) {
         return yield* invalid(`${source} is an encrypted baton export; import it without --plaintext`);
       }
-      const token = parsePlaintextToken(json.ok);
+      const token = parsePlaintextToken(json.ok, now);
       if ("problem" in token) return yield* invalid(`${source}: ${token.problem}`);
       if (token.ok.ignored.length > 0) {
         process.stderr.write(`warning: ignoring field(s) baton does not store: ${token.ok.ignored.join(", ")}\n`);
@@ -153,11 +163,13 @@ const decodeInput = (source: string, text: string, plaintext: boolean, account: 
     if (payload === undefined) {
       return yield* new InvalidInput({ reason: "passphrase", message: `${source}: wrong passphrase or damaged file` });
     }
+    const broken = checkExportPayload(payload, now);
+    if (broken !== undefined) return yield* invalid(`${source}: the exported ${broken}`);
     const decoded: Decoded = {
       tokens: {
         accessToken: payload.access_token,
         refreshToken: payload.refresh_token,
-        tokenType: payload.token_type,
+        tokenType: TokenRules.BEARER,
         expiresIn: undefined,
         scope: payload.scope,
       },
@@ -210,9 +222,7 @@ export const runImport = (options: ImportOptions) =>
       ...(decoded.expiresAt === undefined ? {} : { expiresAt: decoded.expiresAt }),
       ...(options.from === undefined ? {} : { origin: `${options.from} ${source}` }),
     });
-    if ((yield* ProviderRegistry.defaultAccount(env.home, account.provider)) === undefined) {
-      yield* ProviderRegistry.setDefaultAccount(env.home, account.provider, account.account);
-    }
+    yield* ProviderRegistry.setDefaultAccount(env.home, account.provider, account.account, true);
     const now = yield* Clock.currentTimeMillis;
     const summary = describeCredentials(stored);
     yield* Effect.sync(() =>

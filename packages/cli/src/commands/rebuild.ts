@@ -6,7 +6,11 @@
  *   with secrets but no events (they work; the history starts with the next change);
  * - a provider missing from config.json (lost or replaced file) is registered again from its accounts' stored issuer
  *   and client id, by discovery, when they all agree (its grace window and device-only setting are back to the
- *   defaults and a client secret cannot be recovered: re-add it by hand if it had one);
+ *   defaults and a client secret cannot be recovered: re-add it by hand if it had one). Its scope is every scope its
+ *   accounts hold (credentials and `credentials.stored` events), plus `offline_access` when an account holds a
+ *   refresh token and the issuer lists that scope: OpenID providers issue refresh tokens for it (OpenID Connect Core
+ *   §11) but often leave it out of the scope they report as granted, so without it the next login would get no
+ *   refresh token;
  * - a provider with no default account and exactly one account with credentials gets that one as its default.
  *
  * Nothing else is changed, so running it twice changes nothing the second time. A malformed config.json is never
@@ -70,6 +74,12 @@ const inspect = (account: AccountRef, now: number) =>
       }),
     );
     const events = yield* (yield* EventStore).read(account).pipe(Effect.mapError(storeProblem(account)));
+    const scopes = [
+      ...events.flatMap((event) =>
+        event.type === "credentials.stored" && event.scope !== undefined ? [event.scope] : [],
+      ),
+      ...(stored?.scope === undefined ? [] : [stored.scope]),
+    ];
     const kind: RebuiltAccount["kind"] =
       stored === undefined ? "no-secrets" : events.length === 0 ? "no-events" : "in-use";
     const row: RebuiltAccount = {
@@ -80,11 +90,33 @@ const inspect = (account: AccountRef, now: number) =>
       kind,
       note: corrupt ?? NOTES[kind],
     };
-    return { account, row, stored };
+    return { account, row, stored, scopes };
   });
 
+/** The scopes in `lists` (space-separated), each once, in the order first seen. */
+const unionOfScopes = (lists: ReadonlyArray<string>): ReadonlyArray<string> => [
+  ...new Set(lists.flatMap((list) => list.split(" ").filter((scope) => scope.length > 0))),
+];
+
+/** The scope to register a provider with again (see the module comment), or `undefined` for none. */
+const scopeToRegister = (
+  held: ReadonlyArray<string>,
+  holdsRefreshToken: boolean,
+  scopesSupported: ReadonlyArray<string> | undefined,
+): string | undefined => {
+  const scopes = unionOfScopes(held);
+  const offline = holdsRefreshToken && scopesSupported?.includes("offline_access") === true;
+  const all = offline && !scopes.includes("offline_access") ? [...scopes, "offline_access"] : scopes;
+  return all.length === 0 ? undefined : all.join(" ");
+};
+
 /** Registers `provider` again from its accounts' credentials, when they agree on issuer and client. */
-const reregister = (home: string, provider: string, records: ReadonlyArray<Credentials>) =>
+const reregister = (
+  home: string,
+  provider: string,
+  records: ReadonlyArray<Credentials>,
+  scopes: ReadonlyArray<string>,
+) =>
   Effect.gen(function* () {
     const first = records[0];
     if (first === undefined) {
@@ -103,21 +135,37 @@ const reregister = (home: string, provider: string, records: ReadonlyArray<Crede
       };
       return result;
     }
-    const input = {
-      name: provider,
-      issuer: first.issuer,
-      clientId: first.clientId,
-      ...(first.scope === undefined ? {} : { scope: first.scope }),
-    };
-    return yield* ProviderRegistry.addProvider(home, input, Discovery.discover).pipe(
-      Effect.as<RebuiltProvider>({
-        provider,
-        action: "registered",
-        message: `registered again from stored credentials: ${first.issuer}, client ${first.clientId}`,
-      }),
-      Effect.catchTag("InvalidInput", (error) =>
-        Effect.succeed<RebuiltProvider>({ provider, action: "failed", message: error.message }),
+    const registered = Effect.gen(function* () {
+      const found = yield* Discovery.discover(first.issuer);
+      const scope = scopeToRegister(
+        scopes,
+        records.some((r) => r.refreshToken !== undefined),
+        found.scopesSupported,
+      );
+      const input = {
+        name: provider,
+        issuer: first.issuer,
+        clientId: first.clientId,
+        ...(scope === undefined ? {} : { scope }),
+      };
+      yield* ProviderRegistry.addProvider(home, input, () => Effect.succeed(found));
+      return scope;
+    });
+    return yield* registered.pipe(
+      Effect.map(
+        (scope): RebuiltProvider => ({
+          provider,
+          action: "registered",
+          message:
+            `registered again from stored credentials: ${first.issuer}, client ${first.clientId}, ` +
+            `scope ${scope ?? "(none)"}`,
+        }),
       ),
+      Effect.catchTags({
+        InvalidInput: (error) =>
+          Effect.succeed<RebuiltProvider>({ provider, action: "failed", message: error.message }),
+        Retryable: (error) => Effect.succeed<RebuiltProvider>({ provider, action: "failed", message: error.message }),
+      }),
     );
   });
 
@@ -138,7 +186,12 @@ export const runRebuild = (options: { readonly json: boolean }) =>
         continue;
       }
       const records = entries.flatMap((e) => (e.stored === undefined ? [] : [e.stored]));
-      const outcome = yield* reregister(env.home, provider, records);
+      const outcome = yield* reregister(
+        env.home,
+        provider,
+        records,
+        entries.flatMap((e) => e.scopes),
+      );
       providers.push(outcome);
       if (outcome.action === "registered") registered.add(provider);
     }

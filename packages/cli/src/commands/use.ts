@@ -1,6 +1,10 @@
-/** `baton use REF`: makes REF its provider's default account, so a bare `PROVIDER` names it. */
+/**
+ * `baton use REF`: makes REF its provider's default account, so a bare `PROVIDER` names it. REF must hold credentials:
+ * an account that was never logged in (or was logged out) is refused with exit 3, like `baton token` of it would be,
+ * and the default stays as it was.
+ */
 import { ProviderRegistry } from "@baton/adapters";
-import { InvalidInput, parseAccountInput } from "@baton/core";
+import { accountKey, InvalidInput, LoginRequired, parseAccountInput, SecretStore } from "@baton/core";
 import { Effect } from "effect";
 import { Argument, Command } from "effect/cli";
 import { CliEnvironment } from "../composition.ts";
@@ -20,7 +24,17 @@ export const useCommand = Command.make(
           message: `name the account: baton use ${input.provider}:ACCOUNT`,
         });
       }
-      yield* ProviderRegistry.setDefaultAccount(env.home, input.provider, input.account);
+      const account = { provider: input.provider, account: input.account };
+      yield* ProviderRegistry.getProvider(env.home, account.provider);
+      if ((yield* (yield* SecretStore).read(account)) === undefined) {
+        const key = accountKey(account);
+        return yield* new LoginRequired({
+          account: key,
+          reason: "no-credentials",
+          message: `${key} has no credentials, so it cannot be the default; log in first: baton login ${key}`,
+        });
+      }
+      yield* ProviderRegistry.setDefaultAccount(env.home, account.provider, account.account);
       yield* Effect.sync(() =>
         process.stderr.write(`${input.provider} now means ${input.provider}:${input.account}\n`),
       );

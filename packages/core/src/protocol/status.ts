@@ -2,6 +2,10 @@
  * What `baton status` knows about an account, computed from the secret store (generation, storage) and the pure
  * fold of its event stream (resumed from the store's checkpoint) evaluated now. Secret-free by construction: only
  * fingerprints and times leave here.
+ *
+ * The secret store has the last word on whether credentials exist: when the history says a generation is stored
+ * (a state that holds tokens) but the store has none — the record was moved to quarantine as corrupt, or deleted —
+ * the state is `unauthenticated`, with no expiry, and `note` says why.
  */
 
 import { Clock, Effect } from "effect";
@@ -34,7 +38,12 @@ export interface AccountStatus {
   /** The provider asked not to be asked again before this time, if it still applies. */
   readonly retryAt: number | null;
   readonly events: number;
+  /** Why the state differs from what the history alone says, or `null`. */
+  readonly note: string | null;
 }
+
+/** Lifecycle states in which the history says the account holds credentials. */
+export const HOLDS_CREDENTIALS: ReadonlySet<string> = new Set(["valid", "expiring", "expired", "refreshing"]);
 
 export const accountStatus = (account: AccountRef) =>
   Effect.gen(function* () {
@@ -45,12 +54,14 @@ export const accountStatus = (account: AccountRef) =>
     const stored = yield* secrets.read(account);
     const snapshot = replay([], { from: folded.snapshot, now });
     const context = snapshot.context;
+    const historyState = stateName(snapshot);
+    const missing = stored === undefined && HOLDS_CREDENTIALS.has(historyState);
     return {
       account: accountKey(account),
-      state: stateName(snapshot),
+      state: missing ? "unauthenticated" : historyState,
       generation: Math.max(stored?.generation ?? 0, context.generation),
-      accessFp: context.accessFp ?? null,
-      expiresAt: stored?.expiresAt ?? (context.generation > 0 ? context.expiresAt : null),
+      accessFp: missing ? null : (context.accessFp ?? null),
+      expiresAt: missing ? null : (stored?.expiresAt ?? (context.generation > 0 ? context.expiresAt : null)),
       lastRefreshAt: context.lastRefreshAt ?? null,
       storage: stored === undefined ? "none" : secrets.kind,
       lastError: context.lastError ?? null,
@@ -67,6 +78,10 @@ export const accountStatus = (account: AccountRef) =>
       clockSkewMs: context.clockSkewMs ?? null,
       retryAt: context.retryAt !== undefined && context.retryAt > now ? context.retryAt : null,
       events: folded.events,
+      note: missing
+        ? `no credentials: the history stored generation ${context.generation}, but the secret store holds none ` +
+          "(moved to quarantine as corrupt, or deleted); log in again"
+        : null,
     } satisfies AccountStatus;
   });
 
