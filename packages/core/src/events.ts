@@ -176,6 +176,7 @@ export const encodeAccountEvent = Schema.encodeSync(AccountEvent);
  */
 export const FlightNote = Schema.Struct({
   v: Schema.Literal(1),
+  kind: Schema.Literal("flight"),
   host: Schema.String,
   pid: Schema.Int,
   startedAt: Schema.Finite,
@@ -188,4 +189,26 @@ export const FlightNote = Schema.Struct({
 });
 export type FlightNote = typeof FlightNote.Type;
 
-export const decodeFlightNote = Schema.decodeUnknownExit(FlightNote);
+/**
+ * An access token lent out by a broker (`baton serve`) to one of its clients: who got which token (fingerprint only)
+ * of which generation, and when it expires — so `replay` can show who borrowed what. A diagnostic like the flight
+ * notes (unsynced): the broker's hand-outs are frequent, and nothing depends on them for safety.
+ */
+export const HandOutNote = Schema.Struct({
+  v: Schema.Literal(1),
+  kind: Schema.Literal("hand-out"),
+  host: Schema.String,
+  pid: Schema.Int,
+  at: Schema.Finite,
+  client: Schema.String,
+  generation: Schema.Int,
+  accessFp: Fingerprint,
+  expiresAt: Schema.Finite,
+});
+export type HandOutNote = typeof HandOutNote.Type;
+
+/** The diagnostic notes kept beside an account's stream (see `EventStore.note`). */
+export const DiagnosticNote = Schema.Union([FlightNote, HandOutNote]);
+export type DiagnosticNote = typeof DiagnosticNote.Type;
+
+export const decodeDiagnosticNote = Schema.decodeUnknownExit(DiagnosticNote);

@@ -26,7 +26,7 @@
  * The `log.repaired` event takes `host`/`pid` from the HostIdentity service and `at` from Effect's Clock, like every
  * other event the protocol writes.
  *
- * Flight notes (the diagnostics `replay` draws, see the port) go to `flights.log` beside the log, in the same
+ * Diagnostic notes (flights and hand-outs, which `replay` draws; see the port) go to `notes.log` beside the log, in the same
  * checksummed-line format: one `write` on an `O_APPEND` descriptor per note, no sync, no lock, errors ignored — a
  * note costs a few tens of microseconds and never delays the protocol.
  */
@@ -35,11 +35,11 @@ import { join, relative, sep } from "node:path";
 import {
   type AccountEvent,
   type AccountRef,
-  decodeFlightNote,
+  type DiagnosticNote,
+  decodeDiagnosticNote,
   EventStore,
   type EventStoreShape,
   encodeAccountEvent,
-  type FlightNote,
   type FoldPurpose,
   HostIdentity,
   type NewAccountEvent,
@@ -82,7 +82,7 @@ import {
 export { checksum, formatLine, judgeLine, parseLine } from "./event-log.ts";
 
 export const EVENTS_FILE = "events.log";
-export const FLIGHTS_FILE = "flights.log";
+export const NOTES_FILE = "notes.log";
 /** How long an unterminated last line must stay unchanged before it counts as torn. */
 export const TORN_TAIL_SETTLE_MS = 20;
 
@@ -278,27 +278,27 @@ export const make = (
   const accounts = (): Effect.Effect<ReadonlyArray<AccountRef>, StoreFailure> =>
     runFs("list the accounts in", join(home, "accounts"), (warn) => listAccounts(home, EVENTS_FILE, warn));
 
-  const note = (account: AccountRef, flight: FlightNote): Effect.Effect<void> =>
-    runFsSync("note a flight in", where(account), (warn) => {
+  const note = (account: AccountRef, diagnostic: DiagnosticNote): Effect.Effect<void> =>
+    runFsSync("write a note in", where(account), (warn) => {
       const dir = secureDirSync(home, accountParts(home, account), warn);
       if (dir === undefined) return;
       const opened = openSecureSync(
-        join(dir, FLIGHTS_FILE),
+        join(dir, NOTES_FILE),
         warn,
         constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT,
       );
       if (opened === undefined) return;
       try {
-        writeSync(opened.fd, formatCheckedLine(flight));
+        writeSync(opened.fd, formatCheckedLine(diagnostic));
       } finally {
         closeSync(opened.fd);
       }
     }).pipe(Effect.ignore);
 
-  const notes = (account: AccountRef): Effect.Effect<ReadonlyArray<FlightNote>, StoreFailure> =>
-    runFsSync("read the flight notes in", where(account), (warn) => {
+  const notes = (account: AccountRef): Effect.Effect<ReadonlyArray<DiagnosticNote>, StoreFailure> =>
+    runFsSync("read the notes in", where(account), (warn) => {
       const dir = secureDirSync(home, accountParts(home, account), warn);
-      const opened = dir === undefined ? undefined : openSecureSync(join(dir, FLIGHTS_FILE), warn);
+      const opened = dir === undefined ? undefined : openSecureSync(join(dir, NOTES_FILE), warn);
       if (opened === undefined) return [];
       let content: Buffer;
       try {
@@ -306,10 +306,10 @@ export const make = (
       } finally {
         closeSync(opened.fd);
       }
-      const found: Array<FlightNote> = [];
+      const found: Array<DiagnosticNote> = [];
       let start = 0;
       for (let nl = content.indexOf(0x0a); nl >= 0; nl = content.indexOf(0x0a, start)) {
-        const decoded = decodeFlightNote(parseCheckedLine(content.subarray(start, nl)));
+        const decoded = decodeDiagnosticNote(parseCheckedLine(content.subarray(start, nl)));
         if (Exit.isSuccess(decoded)) found.push(decoded.value);
         start = nl + 1;
       }

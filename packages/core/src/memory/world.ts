@@ -6,7 +6,7 @@
  */
 import { Context, Effect } from "effect";
 import type { Credentials } from "../credentials.ts";
-import type { AccountEvent, FlightNote } from "../events.ts";
+import type { AccountEvent, DiagnosticNote } from "../events.ts";
 import type { ClaimRecord } from "../ports/claim-store.ts";
 
 /** A yield point before each port operation; the property tests let fast-check's scheduler decide what runs next. */
@@ -39,7 +39,7 @@ export interface MemoryWorld {
   /** Every removal: the I4 audit trail. */
   readonly secretRemovals: Array<{ readonly account: string; readonly pid: number }>;
   readonly events: Map<string, Array<AccountEvent>>;
-  readonly notes: Map<string, Array<FlightNote>>;
+  readonly notes: Map<string, Array<DiagnosticNote>>;
   readonly claims: Map<string, Map<string, ClaimRecord>>;
   /** Claims granted and not yet given up, as `account|generation|attempt|pid` (a process's in-process registry). */
   readonly liveClaims: Set<string>;

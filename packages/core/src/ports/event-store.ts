@@ -4,14 +4,15 @@
  * under the account lock by the protocol; a store must still never lose or interleave records if two processes append
  * at once (the replay then flags duplicate sequence numbers as an anomaly).
  *
- * Beside the stream, each account has flight notes: one secret-free line per process and refresh flight saying what
- * that process did (waited, adopted, served, refreshed, gave up). They are diagnostics for `replay`'s pictures, not
- * protocol records: written without a sync and without the lock, best effort, never read by the protocol.
+ * Beside the stream, each account has diagnostic notes: one secret-free line per process and refresh flight saying
+ * what that process did (waited, adopted, served, refreshed, gave up), and one per access token a broker lent out.
+ * They are for `replay` and its pictures, not protocol records: written without a sync and without the lock, best
+ * effort, never read by the protocol.
  */
 import { Context, type Effect } from "effect";
 import type { AccountRef } from "../account.ts";
 import type { StoreFailure } from "../errors.ts";
-import type { AccountEvent, FlightNote, NewAccountEvent } from "../events.ts";
+import type { AccountEvent, DiagnosticNote, NewAccountEvent } from "../events.ts";
 import type { StreamFold } from "../fold-checkpoint.ts";
 
 export interface EventStoreShape {
@@ -36,10 +37,10 @@ export interface EventStoreShape {
   ) => Effect.Effect<StreamFold, StoreFailure>;
   /** Every account that has a stream. */
   readonly accounts: () => Effect.Effect<ReadonlyArray<AccountRef>, StoreFailure>;
-  /** Appends a flight note (unsynced, best effort: a failure is ignored). */
-  readonly note: (account: AccountRef, note: FlightNote) => Effect.Effect<void>;
-  /** The account's flight notes, oldest first (unreadable lines skipped). */
-  readonly notes: (account: AccountRef) => Effect.Effect<ReadonlyArray<FlightNote>, StoreFailure>;
+  /** Appends a diagnostic note (unsynced, best effort: a failure is ignored). */
+  readonly note: (account: AccountRef, note: DiagnosticNote) => Effect.Effect<void>;
+  /** The account's diagnostic notes, oldest first (unreadable lines skipped). */
+  readonly notes: (account: AccountRef) => Effect.Effect<ReadonlyArray<DiagnosticNote>, StoreFailure>;
 }
 
 /** Who folds a stream (see `EventStoreShape.fold`). */

@@ -104,6 +104,7 @@ export const make = Effect.gen(function* () {
         yield* EventStore.use((events) =>
           events.note(account, {
             v: 1,
+            kind: "flight",
             host: host.host,
             pid: host.pid,
             startedAt,
