@@ -2,13 +2,15 @@
  * The refresh protocol, one situation at a time (SPEC §3 step 7, §6): each test sets up the in-memory world, runs one
  * or two simulated processes, and checks the outcome and the events recorded.
  */
-import { Cause, Effect, Exit, Layer, PubSub, Random } from "effect";
+import { Cause, Deferred, Effect, Exit, Layer, PubSub, Random } from "effect";
 import { describe, expect, it } from "vitest";
 import {
   type AccountRef,
   accountKey,
   type Credentials,
   Memory,
+  ProtocolHooks,
+  type ProtocolPoint,
   type ProviderProfile,
   RefreshSettings,
   replay,
@@ -23,7 +25,14 @@ const key = accountKey(account);
 /** No jitter: backoffs are their minimum (a Retry-After, or none), so the tests are deterministic. */
 const noJitter = { nextIntUnsafe: () => 0, nextDoubleUnsafe: () => 0 };
 
-const setup = async (graceWindowSeconds = 0, options: { readonly introspection?: boolean } = {}) => {
+const setup = async (
+  graceWindowSeconds = 0,
+  options: {
+    readonly introspection?: boolean;
+    readonly rotation?: "strict" | "grace" | "none";
+    readonly revokesAccessTokenOnRefresh?: boolean;
+  } = {},
+) => {
   const world = Memory.makeWorld();
   const server = new Memory.SimulatedServer();
   server.accessTtlSeconds = 3600;
@@ -36,6 +45,10 @@ const setup = async (graceWindowSeconds = 0, options: { readonly introspection?:
     graceWindowSeconds,
     deviceOnly: false,
     introspection: options.introspection ?? false,
+    ...(options.rotation === undefined ? {} : { rotation: options.rotation }),
+    ...(options.revokesAccessTokenOnRefresh === undefined
+      ? {}
+      : { revokesAccessTokenOnRefresh: options.revokesAccessTokenOnRefresh }),
   };
   const layer = (pid: number) => Memory.processLayer(world, server, pid, { profiles: [profile] });
   await Effect.runPromise(
@@ -45,7 +58,11 @@ const setup = async (graceWindowSeconds = 0, options: { readonly introspection?:
     const current = world.secrets.get(key) as Credentials;
     world.secrets.set(key, { ...current, obtainedAt: 0, expiresAt: 1 });
   };
-  const run = <A, E>(pid: number, f: (tokens: Tokens.TokensShape) => Effect.Effect<A, E>) =>
+  const run = <A, E>(
+    pid: number,
+    f: (tokens: Tokens.TokensShape) => Effect.Effect<A, E>,
+    hooks?: { readonly at: (point: ProtocolPoint) => Effect.Effect<void> },
+  ) =>
     Effect.runPromiseExit(
       Effect.gen(function* () {
         return yield* f(yield* Tokens.Tokens);
@@ -59,6 +76,7 @@ const setup = async (graceWindowSeconds = 0, options: { readonly introspection?:
           introspectAfterMs: 50,
         }),
         Effect.provideService(Random.Random, noJitter),
+        Effect.provideService(ProtocolHooks, hooks ?? { at: () => Effect.void }),
       ),
     );
   const events = () => world.events.get(key) ?? [];
@@ -312,5 +330,42 @@ describe("refresh protocol scenarios", () => {
     );
     expect(Exit.isSuccess(exit) && new Set(exit.value).size).toBe(1);
     expect(server.presentations).toHaveLength(1);
+  });
+
+  it("refresh - given a provider whose refresh tokens do not rotate and a lost answer, should present again and succeed", async () => {
+    const { run, server, world, expire, events } = await setup(0, { rotation: "none" });
+    server.rotates = false;
+    let faults = 1;
+    server.nextFault = () => (faults-- > 0 ? "lost-answer" : "none");
+    expire();
+    const exit = await run(2, (t) => t.accessToken(account));
+    expect(Exit.isSuccess(exit) && exit.value).toBe(world.secrets.get(key)?.accessToken);
+    expect(server.presentations.map((p) => p.outcome)).toEqual(["rotated", "rotated"]);
+    expect(events().filter((e) => e.type === "account.revoked")).toEqual([]);
+  });
+
+  it("accessToken - given a provider that revokes the old access token on refresh, should not serve it while a sibling refreshes", async () => {
+    const { run, world } = await setup(0, { revokesAccessTokenOnRefresh: true });
+    // Expiring, not expired: a follower could serve it, were the refresh not about to revoke it.
+    const current = world.secrets.get(key) as Credentials;
+    const now = Date.now();
+    world.secrets.set(key, { ...current, obtainedAt: now - 3_500_000, expiresAt: now + 100_000 });
+    const claimed = Deferred.makeUnsafe<void>();
+    const release = Deferred.makeUnsafe<void>();
+    const holder = run(2, (t) => t.refresh(account), {
+      at: (point) =>
+        point === "claimed"
+          ? Effect.andThen(Deferred.succeed(claimed, undefined), Deferred.await(release))
+          : Effect.void,
+    });
+    await Effect.runPromise(Deferred.await(claimed));
+    const follower = run(3, (t) => t.accessToken(account));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await Effect.runPromise(Deferred.succeed(release, undefined));
+    const [held, followed] = await Promise.all([holder, follower]);
+    const stored = world.secrets.get(key);
+    expect(stored?.generation).toBe(2);
+    expect(Exit.isSuccess(held)).toBe(true);
+    expect(Exit.isSuccess(followed) && followed.value).toBe(stored?.accessToken);
   });
 });

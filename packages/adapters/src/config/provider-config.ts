@@ -226,6 +226,8 @@ export const toProfile = (provider: StoredProvider): ProviderProfile => ({
   graceWindowSeconds: provider.graceWindowSeconds,
   deviceOnly: provider.deviceOnly,
   introspection: typeof provider.metadata?.introspection_endpoint === "string",
+  rotation: rotationOf(provider),
+  revokesAccessTokenOnRefresh: provider.revokesAccessTokenOnRefresh ?? false,
 });
 
 export const storedProvider = (config: BatonConfig, name: string): StoredProvider | undefined => {

@@ -9,7 +9,8 @@
  *   200 without a usable refresh token, and invalid     malformed_response  unknown  (it may have rotated)
  *   other 2xx                                           malformed_response  unknown
  *   3xx                                                 oauth_error         no       (a token endpoint never redirects)
- *   400/401 invalid_grant                               invalid_grant       yes
+ *   400/401 invalid_grant (GitHub: bad_refresh_token)    invalid_grant       yes
+ *   200 with an OAuth `error` and no token (GitHub)     as the 4xx rows
  *   400/401 invalid_client, or 401 without a body       invalid_client      yes
  *   4xx temporarily_unavailable / server_error code     server_error        no
  *   other 4xx (RFC 6749 §5.2 codes or none)             oauth_error         yes
@@ -81,7 +82,8 @@ const oauthError = (status: number, code: unknown, description: unknown, context
     ...(errorDescription === undefined ? {} : { errorDescription }),
   };
   const said = `${error ?? "an unreadable error code"}${errorDescription === undefined ? "" : ` (${errorDescription})`}`;
-  if (error === "invalid_grant") {
+  // GitHub names a used or unknown refresh token `bad_refresh_token` (and answers it with HTTP 200).
+  if (error === "invalid_grant" || error === "bad_refresh_token") {
     return failure({
       reason: "invalid_grant",
       processed: "yes",
@@ -255,6 +257,11 @@ const processSuccess = async (
   response: Response,
   context: ResponseContext,
 ): Promise<TokenSet | TokenEndpointFailure> => {
+  // An OAuth error answered with 200 and no token at all (GitHub does this) is an error answer, not a rotation.
+  const early = await lenientBody(response.clone());
+  if (typeof early?.error === "string" && early.access_token === undefined && early.refresh_token === undefined) {
+    return oauthError(200, early.error, early.error_description, context);
+  }
   const copy = response.clone();
   const skewSeconds = context.clockSkewMs === undefined ? undefined : Math.round(context.clockSkewMs / 1000);
   const skewedClient =

@@ -14,7 +14,7 @@ import type { OAuthTarget } from "../../src/oauth/client.ts";
 import { discover, targetFor } from "../../src/oauth/discovery.ts";
 import { revoke } from "../../src/oauth/revoke.ts";
 import { layer, layerFromProviders } from "../../src/oauth/token-endpoint.ts";
-import { browserLogin, failureOf, run, startScripted, tempHome } from "./helpers.ts";
+import { browserLogin, failureOf, run, sendJson, startScripted, tempHome } from "./helpers.ts";
 
 let server: AuthorizationServer;
 let home: string;
@@ -162,6 +162,44 @@ describe("token endpoint", () => {
     );
     expect(error).toMatchObject({ reason: "network", processed: "no" });
     expect(error.message).toContain("ECONNREFUSED");
+  });
+});
+
+describe("provider quirks", () => {
+  it("refresh - should read GitHub's 200 with error bad_refresh_token as invalid_grant, processed", async () => {
+    const scripted = await startScripted((_request, response) =>
+      sendJson(response, 200, {
+        error: "bad_refresh_token",
+        error_description: "The refresh token passed is incorrect",
+      }),
+    );
+    try {
+      const github: StoredProvider = {
+        name: "gh",
+        issuer: scripted.origin,
+        clientId: "gh-client",
+        graceWindowSeconds: 0,
+        deviceOnly: false,
+        metadata: { token_endpoint: `${scripted.origin}/token` },
+      };
+      const error = await failureOf(
+        Effect.provide(
+          TokenEndpoint.use((endpoint) =>
+            endpoint.refresh({
+              account: { provider: "gh", account: "a" },
+              issuer: scripted.origin,
+              clientId: "gh-client",
+              refreshToken: "ghr_used-refresh-token-0123456789",
+              scope: undefined,
+            }),
+          ),
+          layerFromProviders([github]),
+        ),
+      );
+      expect(error).toMatchObject({ reason: "invalid_grant", processed: "yes", error: "bad_refresh_token" });
+    } finally {
+      await scripted.stop();
+    }
   });
 });
 

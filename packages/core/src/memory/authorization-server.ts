@@ -42,6 +42,8 @@ export class SimulatedServer {
   reuseGrace = false;
   /** Whether the client may introspect its refresh tokens (RFC 7662). */
   introspection = false;
+  /** Whether refresh tokens rotate (false: like Google, the answer carries no refresh token and the old one stays). */
+  rotates = true;
   private readonly tokens = new Map<string, RefreshTokenState>();
   private families = 0;
   private counter = 0;
@@ -94,6 +96,11 @@ export class SimulatedServer {
     if (state === undefined || outcome !== "rotated") {
       if (state !== undefined) this.revokedFamilies.add(state.family);
       return outcome;
+    }
+    if (!this.rotates) {
+      this.counter += 1;
+      const accessToken = `at-${state.family}-${this.counter}`;
+      return { accessToken, refreshToken: undefined, tokenType: "Bearer", expiresIn: this.accessTtlSeconds, scope };
     }
     state.consumed = true;
     return this.issue(state.family, scope);

@@ -15,6 +15,14 @@ export interface ProviderProfile {
   readonly deviceOnly: boolean;
   /** The provider offers RFC 7662 introspection (used to resolve an in-doubt refresh, I9). */
   readonly introspection: boolean;
+  /**
+   * How the provider treats a refresh token once used: `strict` (single use; reuse revokes the family), `grace` (a
+   * reuse inside `graceWindowSeconds` is accepted), `none` (refresh tokens do not rotate: presenting one again is
+   * harmless). Optional for profiles written before it existed: `strict`, or `grace` with a grace window.
+   */
+  readonly rotation?: "strict" | "grace" | "none";
+  /** A refresh revokes the previous access token at once (GitLab): a sibling's refresh must not be served around. */
+  readonly revokesAccessTokenOnRefresh?: boolean;
 }
 
 export interface ProviderDirectoryShape {

@@ -11,6 +11,9 @@
  *    the answer is lost — login needed;
  * 4. otherwise a provider profile with a grace window > 0 allows one retry inside that window (the only exception to
  *    I1); without one, the account is revoked with a message naming who sent the request.
+ *
+ * A provider whose refresh tokens do not rotate (`rotation: "none"`: Google, Entra, Keycloak's default) has nothing to
+ * lose: the presented token stays valid whatever happened, so the claim is released and the refresh made once more.
  */
 import { Clock, Effect } from "effect";
 import { type AccountRef, accountKey } from "../account.ts";
@@ -81,11 +84,6 @@ export const resolveInDoubt = Effect.fnUntraced(function* (
     });
   }
 
-  // 2. A known loss.
-  if (claim.rotated) {
-    return yield* revokeInDoubt(account, claim, "the provider had answered but storing the answer failed");
-  }
-
   const retry = Effect.gen(function* () {
     const now = yield* Clock.currentTimeMillis;
     const request = { claimant: { host: host.host, pid: host.pid, at: now }, refreshFp: claim.refreshFp };
@@ -97,6 +95,24 @@ export const resolveInDoubt = Effect.fnUntraced(function* (
     }
     return yield* present(account, profile, current, doubt.nextAttempt, options, true);
   });
+
+  // Refresh tokens that do not rotate: presenting one again is harmless.
+  if (profile.rotation === "none") {
+    yield* claims.release(account, g, claim.attempt, "provider does not rotate refresh tokens").pipe(Effect.ignore);
+    if (doubt.presented > 1) {
+      return yield* retryable(
+        account,
+        "server-error",
+        `refreshing ${key} failed twice without an answer; its refresh token does not rotate and stays valid, try again later`,
+      );
+    }
+    return yield* retry;
+  }
+
+  // 2. A known loss.
+  if (claim.rotated) {
+    return yield* revokeInDoubt(account, claim, "the provider had answered but storing the answer failed");
+  }
 
   // 3. Introspection, once the presentation has had time to settle at the server.
   const endpoint = yield* TokenEndpoint;

@@ -104,6 +104,13 @@ const waitForOutcome = (account: AccountRef, until: number) =>
     }),
   );
 
+/** Whether a refresh revokes the previous access token at once (GitLab): then it cannot be served meanwhile. */
+const revokedByRefresh = (account: AccountRef) =>
+  ProviderDirectory.use((providers) => providers.get(account.provider)).pipe(
+    Effect.map((profile) => profile.revokesAccessTokenOnRefresh === true),
+    Effect.orElseSucceed(() => false),
+  );
+
 const refreshOnce = Effect.fnUntraced(function* (account: AccountRef, options: RefreshOptions) {
   const settings = yield* RefreshSettings;
   const trace = options.trace;
@@ -138,8 +145,8 @@ const refreshOnce = Effect.fnUntraced(function* (account: AccountRef, options: R
           if (trace !== undefined) trace.outcome = "adopted";
           return current;
         }
-        // Keep serving a still-valid token while the holder refreshes.
-        if (!options.force && state === "expiring") {
+        // Keep serving a still-valid token while the holder refreshes — unless the provider revokes it at the refresh.
+        if (!options.force && state === "expiring" && !(yield* revokedByRefresh(account))) {
           yield* Effect.logDebug(`${accountKey(account)}: another process holds the lock; serving the valid token`);
           if (trace !== undefined) trace.outcome = "served";
           return current;
