@@ -11,8 +11,7 @@
  * - 16 processes against a 503 with Retry-After make one presentation, not 16: the wait is recorded in the store;
  * - a forced refresh that did not rotate exits 4 (before: 0 and "now at generation N").
  */
-import { type AuthorizationServer, type ServerCounters, startAuthorizationServer } from "@baton/devserver";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   herd,
   loggedInAccount,
@@ -23,40 +22,25 @@ import {
   token,
   waitUntilExpired,
 } from "../support/account.ts";
-import { type BatonResult, runBaton } from "../support/baton-cli.ts";
+import { runBaton } from "../support/baton-cli.ts";
 import { clockOffsetEnv } from "../support/faketime.ts";
+import { counterDelta, describeExit, useLocalServer } from "../support/local-server.ts";
 
-let server: AuthorizationServer;
-beforeAll(async () => {
-  server = await startAuthorizationServer({ accessTokenTtlSeconds: 3 });
-});
-afterAll(async () => {
-  await server?.stop();
-});
-
-const describeExit = (r: BatonResult) => `exit ${r.code}: ${r.stderr.trim()}`;
-const delta = (before: ServerCounters) => {
-  const after = server.counters();
-  return {
-    refreshGrants: after.refreshGrants - before.refreshGrants,
-    reuseErrors: after.reuseErrors - before.reuseErrors,
-    tokenRequests: after.tokenRequests - before.tokenRequests,
-  };
-};
+const server = useLocalServer({ accessTokenTtlSeconds: 3 });
 
 describe("gateway errors after the server rotated", () => {
   it("502 after the rotation - should be in doubt, resolved by introspection as rotated, with no reuse", async () => {
-    const account = await loggedInAccount(server);
+    const account = await loggedInAccount(server());
     try {
       await waitUntilExpired(account.home);
-      const before = server.counters();
-      server.loseNextTokenAnswers(1, { status: 502 });
+      const before = server().counters();
+      server().loseNextTokenAnswers(1, { status: 502 });
       const first = await token(account.home);
       expect(first.code, describeExit(first)).toBe(3);
       expect(first.stderr).toContain("no longer active");
       const second = await token(account.home);
       expect(second.code, describeExit(second)).toBe(3);
-      expect(delta(before)).toEqual({ refreshGrants: 1, reuseErrors: 0, tokenRequests: 1 });
+      expect(counterDelta(server(), before)).toEqual({ refreshGrants: 1, reuseErrors: 0, tokenRequests: 1 });
       const timeline = await replayOf(account.home);
       expect(timeline.events.find((e) => e.type === "refresh.resolved")).toMatchObject({ outcome: "rotated" });
       expect((await readSecretRecord(account.home)).generation).toBe(1);
@@ -66,14 +50,14 @@ describe("gateway errors after the server rotated", () => {
   });
 
   it("502 from a gateway that never forwarded - should find the token still active and refresh once, exit 0", async () => {
-    const account = await loggedInAccount(server);
+    const account = await loggedInAccount(server());
     try {
       await waitUntilExpired(account.home);
-      const before = server.counters();
-      server.failNextTokenRequests(1, 502);
+      const before = server().counters();
+      server().failNextTokenRequests(1, 502);
       const result = await token(account.home);
       expect(result.code, describeExit(result)).toBe(0);
-      expect(delta(before)).toEqual({ refreshGrants: 1, reuseErrors: 0, tokenRequests: 2 });
+      expect(counterDelta(server(), before)).toEqual({ refreshGrants: 1, reuseErrors: 0, tokenRequests: 2 });
       const timeline = await replayOf(account.home);
       expect(timeline.events.find((e) => e.type === "refresh.resolved")).toMatchObject({ outcome: "not-rotated" });
       expect(await status(account.home)).toMatchObject({ generation: 2, state: "valid" });
@@ -85,14 +69,14 @@ describe("gateway errors after the server rotated", () => {
 
 describe("a skewed clock", () => {
   it("clock 90 s fast - should keep the rotation, say the clock is off, and show the skew in status", async () => {
-    const account = await loggedInAccount(server);
+    const account = await loggedInAccount(server());
     try {
       await waitUntilExpired(account.home);
-      const before = server.counters();
+      const before = server().counters();
       const result = await token(account.home, REF, { env: clockOffsetEnv(90) });
       expect(result.code, describeExit(result)).toBe(0);
       expect(result.stderr).toMatch(/clock is 9\d s ahead/);
-      expect(delta(before)).toEqual({ refreshGrants: 1, reuseErrors: 0, tokenRequests: 1 });
+      expect(counterDelta(server(), before)).toEqual({ refreshGrants: 1, reuseErrors: 0, tokenRequests: 1 });
       const now = await status(account.home);
       expect(now.generation).toBe(2);
       expect(now.clockSkewMs).toBeGreaterThan(80_000);
@@ -104,29 +88,29 @@ describe("a skewed clock", () => {
 
 describe("refusals before processing", () => {
   it("16 processes against a 503 with Retry-After - should present once and all exit 4 with the wait", async () => {
-    const account = await loggedInAccount(server);
+    const account = await loggedInAccount(server());
     try {
       await waitUntilExpired(account.home);
-      const before = server.counters();
-      server.failNextTokenRequests(16, 503, 30);
+      const before = server().counters();
+      server().failNextTokenRequests(16, 503, 30);
       const { results } = await herd(account.home, 16);
-      expect(delta(before).tokenRequests).toBe(1);
+      expect(counterDelta(server(), before).tokenRequests).toBe(1);
       for (const r of results) {
         expect(r.code, describeExit(r)).toBe(4);
         expect(r.stdout).toBe("");
       }
       expect(results.some((r) => /allowed in \d+ s/.test(r.stderr))).toBe(true);
       expect((await status(account.home)).retryAt).toBeGreaterThan(Date.now());
-      server.failNextTokenRequests(0, 503);
+      server().failNextTokenRequests(0, 503);
     } finally {
       await account.cleanup();
     }
   });
 
   it("refresh against a 503 - should exit 4 naming the reason, and keep the token", async () => {
-    const account = await loggedInAccount(server);
+    const account = await loggedInAccount(server());
     try {
-      server.failNextTokenRequests(1, 503);
+      server().failNextTokenRequests(1, 503);
       const result = await runBaton(["refresh", REF], { home: account.home });
       expect(result.code, describeExit(result)).toBe(4);
       expect(result.stderr).toContain("503");

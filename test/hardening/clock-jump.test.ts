@@ -6,30 +6,22 @@
  * lock for 60 s" (exit 4), and proper-lockfile judged the live holder's heartbeat stale. With its clock 10 minutes
  * ahead, the waiter sees even the new token as expired and refreshes once more: "at most one extra refresh" (SPEC §6).
  */
-import { type AuthorizationServer, startAuthorizationServer } from "@baton/devserver";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { loggedInAccount, REF, sleep, startHooked, waitUntilExpired } from "../support/account.ts";
-import { type BatonResult, startBaton } from "../support/baton-cli.ts";
+import { startBaton } from "../support/baton-cli.ts";
 import { adjustableClock } from "../support/faketime.ts";
+import { describeExit, useLocalServer } from "../support/local-server.ts";
 
 const LATENCY_MS = 4_000;
-let server: AuthorizationServer;
-beforeAll(async () => {
-  server = await startAuthorizationServer({ accessTokenTtlSeconds: 2, latencyMs: LATENCY_MS });
-});
-afterAll(async () => {
-  await server?.stop();
-});
-
-const describeExit = (r: BatonResult) => `exit ${r.code}: ${r.stderr.trim()}`;
+const server = useLocalServer({ accessTokenTtlSeconds: 2, latencyMs: LATENCY_MS });
 
 describe("a wall clock that jumps while waiting", () => {
   it("waiter's clock jumps 10 minutes forward - should keep waiting for the live holder, then make at most one extra refresh", async () => {
-    const account = await loggedInAccount(server);
+    const account = await loggedInAccount(server());
     const clock = await adjustableClock(0);
     try {
       await waitUntilExpired(account.home);
-      const before = server.counters();
+      const before = server().counters();
       const holder = startHooked(["token", REF], account.home, "presenting:stall-ms:0");
       await holder.reached;
       const waiter = startBaton(["token", REF], { home: account.home, env: { ...clock.env, BATON_DEBUG: "1" } });
@@ -40,7 +32,7 @@ describe("a wall clock that jumps while waiting", () => {
       expect(held.code, describeExit(held)).toBe(0);
       expect(waited.code, describeExit(waited)).toBe(0);
       expect(waited.stdout.trim()).not.toBe("");
-      const after = server.counters();
+      const after = server().counters();
       expect(after.reuseErrors - before.reuseErrors).toBe(0);
       expect(after.refreshGrants - before.refreshGrants).toBeLessThanOrEqual(2);
       // The waiter never took the lock while the holder was alive: it logged no recovery or takeover.

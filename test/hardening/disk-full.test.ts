@@ -10,7 +10,6 @@ import { closeSync, openSync, unlinkSync, writeSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type AuthorizationServer, startAuthorizationServer } from "@baton/devserver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   addProvider,
@@ -23,15 +22,15 @@ import {
   token,
   waitUntilExpired,
 } from "../support/account.ts";
-import { type BatonResult, startBaton } from "../support/baton-cli.ts";
+import { startBaton } from "../support/baton-cli.ts";
+import { describeExit, useLocalServer } from "../support/local-server.ts";
 
 const FULL_FOR_MS = 65_000;
-let server: AuthorizationServer;
+const server = useLocalServer({ accessTokenTtlSeconds: 2, latencyMs: 1_000 });
 let mountPoint: string | undefined;
 let mountProblem: string | undefined;
 
 beforeAll(async () => {
-  server = await startAuthorizationServer({ accessTokenTtlSeconds: 2, latencyMs: 1_000 });
   const dir = await mkdtemp(join(tmpdir(), "baton-tmpfs-"));
   try {
     execFileSync("mount", ["-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", dir], { stdio: "pipe" });
@@ -46,10 +45,7 @@ afterAll(async () => {
     execFileSync("umount", ["-l", mountPoint]);
     await rm(mountPoint, { recursive: true, force: true });
   }
-  await server?.stop();
 });
-
-const describeExit = (r: BatonResult) => `exit ${r.code}: ${r.stderr.trim()}`;
 
 /** Fills the file system of `dir` up to its last byte; returns the filler's path. */
 const fill = (dir: string): string => {
@@ -79,10 +75,10 @@ describe("a full disk while storing a rotation", () => {
       return context.skip(mountProblem);
     }
     const home = join(mountPoint, "home");
-    await addProvider(home, server);
+    await addProvider(home, server());
     await loginHeadless(home);
     await waitUntilExpired(home);
-    const before = server.counters();
+    const before = server().counters();
     const holder = startHooked(["token", REF], home, "presenting:stall-ms:0");
     await holder.reached;
     const filler = fill(mountPoint);
@@ -99,11 +95,11 @@ describe("a full disk while storing a rotation", () => {
     expect([0, 4]).toContain(waited.code);
     expect((await readSecretRecord(home)).generation).toBe(2);
     expect(await claimFiles(home)).toContain("g1-a1.rotated");
-    expect(server.counters().tokenRequests - before.tokenRequests).toBe(1);
+    expect(server().counters().tokenRequests - before.tokenRequests).toBe(1);
     // The stored generation is the live one: its own (expired by now) token refreshes normally, no reuse.
     const after = await token(home);
     expect(after.code, describeExit(after)).toBe(0);
-    const counters = server.counters();
+    const counters = server().counters();
     expect(counters.tokenRequests - before.tokenRequests).toBe(2);
     expect(counters.reuseErrors - before.reuseErrors).toBe(0);
   });

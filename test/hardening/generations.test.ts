@@ -13,8 +13,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type AuthorizationServer, type ServerCounters, startAuthorizationServer } from "@baton/devserver";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   addProvider,
   claimFiles,
@@ -28,33 +27,18 @@ import {
   token,
   waitUntilExpired,
 } from "../support/account.ts";
-import { type BatonResult, runBaton, tempHome } from "../support/baton-cli.ts";
+import { runBaton, tempHome } from "../support/baton-cli.ts";
+import { counterDelta, describeExit, useLocalServer } from "../support/local-server.ts";
 
-let server: AuthorizationServer;
-beforeAll(async () => {
-  server = await startAuthorizationServer({ accessTokenTtlSeconds: 2 });
-});
-afterAll(async () => {
-  await server?.stop();
-});
-
-const describeExit = (r: BatonResult) => `exit ${r.code}: ${r.stderr.trim()}`;
-const delta = (before: ServerCounters) => {
-  const after = server.counters();
-  return {
-    refreshGrants: after.refreshGrants - before.refreshGrants,
-    reuseErrors: after.reuseErrors - before.reuseErrors,
-    tokenRequests: after.tokenRequests - before.tokenRequests,
-  };
-};
+const server = useLocalServer({ accessTokenTtlSeconds: 2 });
 
 /** Lets the account's token expire, then `baton token` must rotate it with one server call. */
 const rotate = async (home: string, ref: string, env: Readonly<Record<string, string>> = {}) => {
   await waitUntilExpired(home, 50, ref, env);
-  const before = server.counters();
+  const before = server().counters();
   const result = await token(home, ref, { env });
   expect(result.code, describeExit(result)).toBe(0);
-  expect(delta(before)).toEqual({ refreshGrants: 1, reuseErrors: 0, tokenRequests: 1 });
+  expect(counterDelta(server(), before)).toEqual({ refreshGrants: 1, reuseErrors: 0, tokenRequests: 1 });
   return result.stdout.trim();
 };
 
@@ -71,7 +55,7 @@ describe("generations over an account's whole life", () => {
       const ref = `${PROVIDER}:life-${randomBytes(3).toString("hex")}`;
       const env = { BATON_STORAGE: storage };
       try {
-        await addProvider(home, server);
+        await addProvider(home, server());
         await loginHeadless(home, ref, env);
         await rotate(home, ref, env); // claims generation 1, stores 2
         const logout = await runBaton(["logout", ref], { home, env });
@@ -104,7 +88,7 @@ describe("refresh tokens an account already had", () => {
   const passphrase = "correct horse battery staple";
 
   it("import of an export older than a rotation - should be refused, naming the generation, and present nothing", async () => {
-    const account = await loggedInAccount(server);
+    const account = await loggedInAccount(server());
     const dir = await mkdtemp(join(tmpdir(), "baton-export-"));
     try {
       const file = join(dir, "old.baton");
@@ -113,14 +97,14 @@ describe("refresh tokens an account already had", () => {
       expect(exported.code, describeExit(exported)).toBe(0);
       expect(exported.stderr).toContain("shares ONE token family");
       await rotate(account.home, REF);
-      const before = server.counters();
+      const before = server().counters();
       const imported = await runBaton(["import", REF, file], { home: account.home, env });
       expect(imported.code, describeExit(imported)).toBe(2);
       expect(imported.stderr).toContain("generation 1");
       expect((await readSecretRecord(account.home)).generation).toBe(2);
       // Nothing was presented, and the account still refreshes.
       await rotate(account.home, REF);
-      expect(delta(before)).toMatchObject({ reuseErrors: 0 });
+      expect(counterDelta(server(), before)).toMatchObject({ reuseErrors: 0 });
     } finally {
       await rm(dir, { recursive: true, force: true });
       await account.cleanup();
@@ -128,7 +112,7 @@ describe("refresh tokens an account already had", () => {
   });
 
   it("import --plaintext of a used refresh token - should be refused the same way", async () => {
-    const account = await loggedInAccount(server);
+    const account = await loggedInAccount(server());
     const dir = await mkdtemp(join(tmpdir(), "baton-import-"));
     try {
       const first = await readSecretRecord(account.home);
@@ -151,7 +135,7 @@ describe("refresh tokens an account already had", () => {
   });
 
   it("export --move - should hand the login over: the file works elsewhere, the local copy is gone, and it is recorded", async () => {
-    const account = await loggedInAccount(server);
+    const account = await loggedInAccount(server());
     const other = await tempHome();
     const dir = await mkdtemp(join(tmpdir(), "baton-move-"));
     try {
@@ -164,7 +148,7 @@ describe("refresh tokens an account already had", () => {
       expect(gone.code, describeExit(gone)).toBe(3);
       const timeline = await replayOf(account.home);
       expect(timeline.events.find((e) => e.type === "account.exported")).toMatchObject({ moved: true, generation: 1 });
-      await addProvider(other.home, server);
+      await addProvider(other.home, server());
       const imported = await runBaton(["import", REF, file], { home: other.home, env });
       expect(imported.code, describeExit(imported)).toBe(0);
       await rotate(other.home, REF);

@@ -6,8 +6,7 @@
  */
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { type AuthorizationServer, startAuthorizationServer } from "@baton/devserver";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   accountDir,
   loggedInAccount,
@@ -17,30 +16,32 @@ import {
   token,
   waitUntilExpired,
 } from "../support/account.ts";
-import { type BatonResult, runBaton } from "../support/baton-cli.ts";
+import { runBaton } from "../support/baton-cli.ts";
+import { describeExit, useLocalServer } from "../support/local-server.ts";
 
-let original: AuthorizationServer;
-let other: AuthorizationServer;
-beforeAll(async () => {
-  original = await startAuthorizationServer({ accessTokenTtlSeconds: 2 });
-  other = await startAuthorizationServer({ accessTokenTtlSeconds: 2 });
-});
-afterAll(async () => {
-  await original?.stop();
-  await other?.stop();
-});
+const original = useLocalServer({ accessTokenTtlSeconds: 2 });
+const other = useLocalServer({ accessTokenTtlSeconds: 2 });
 
-const describeExit = (r: BatonResult) => `exit ${r.code}: ${r.stderr.trim()}`;
-const requests = () => original.counters().tokenRequests + other.counters().tokenRequests;
+const requests = () => original().counters().tokenRequests + other().counters().tokenRequests;
 
 describe("credentials bound to their issuer", () => {
   it("provider re-added with another issuer - should refuse to send the refresh token anywhere (exit 3)", async () => {
-    const account = await loggedInAccount(original);
+    const account = await loggedInAccount(original());
     try {
       const removed = await runBaton(["provider", "remove", PROVIDER], { home: account.home });
       expect(removed.code, describeExit(removed)).toBe(0);
       const added = await runBaton(
-        ["provider", "add", PROVIDER, "--issuer", other.issuer, "--client-id", other.clientId, "--scope", other.scopes],
+        [
+          "provider",
+          "add",
+          PROVIDER,
+          "--issuer",
+          other().issuer,
+          "--client-id",
+          other().clientId,
+          "--scope",
+          other().scopes,
+        ],
         { home: account.home },
       );
       expect(added.code, describeExit(added)).toBe(0);
@@ -49,8 +50,8 @@ describe("credentials bound to their issuer", () => {
       const result = await token(account.home);
       expect(result.code, describeExit(result)).toBe(3);
       expect(result.stdout).toBe("");
-      expect(result.stderr).toContain(original.issuer);
-      expect(result.stderr).toContain(other.issuer);
+      expect(result.stderr).toContain(original().issuer);
+      expect(result.stderr).toContain(other().issuer);
       expect(result.stderr).toContain(`baton login ${REF}`);
       expect(requests()).toBe(before);
       expect((await readSecretRecord(account.home)).generation).toBe(1);
@@ -60,16 +61,16 @@ describe("credentials bound to their issuer", () => {
   });
 
   it("an issuer edited in the stored record - should be refused too, nothing sent", async () => {
-    const account = await loggedInAccount(original);
+    const account = await loggedInAccount(original());
     try {
       const path = join(accountDir(account.home), "secret.json");
       const record = JSON.parse(await readFile(path, "utf8")) as Record<string, unknown>;
-      await writeFile(path, JSON.stringify({ ...record, issuer: other.issuer }), { mode: 0o600 });
+      await writeFile(path, JSON.stringify({ ...record, issuer: other().issuer }), { mode: 0o600 });
       await waitUntilExpired(account.home);
       const before = requests();
       const result = await token(account.home);
       expect(result.code, describeExit(result)).toBe(3);
-      expect(result.stderr).toContain(other.issuer);
+      expect(result.stderr).toContain(other().issuer);
       expect(requests()).toBe(before);
     } finally {
       await account.cleanup();

@@ -7,8 +7,7 @@
  * doubt and revoked the account.
  */
 import { constants } from "node:os";
-import { type AuthorizationServer, type ServerCounters, startAuthorizationServer } from "@baton/devserver";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   claimFiles,
   loggedInAccount,
@@ -18,34 +17,18 @@ import {
   token,
   waitUntilExpired,
 } from "../support/account.ts";
-import type { BatonResult } from "../support/baton-cli.ts";
+import { counterDelta, describeExit, useLocalServer } from "../support/local-server.ts";
 
 const LATENCY_MS = 1_500;
-let server: AuthorizationServer;
-beforeAll(async () => {
-  server = await startAuthorizationServer({ accessTokenTtlSeconds: 2, latencyMs: LATENCY_MS });
-});
-afterAll(async () => {
-  await server?.stop();
-});
-
-const describeExit = (r: BatonResult) => `exit ${r.code} (${r.signal}): ${r.stderr.trim()}`;
-const delta = (before: ServerCounters) => {
-  const after = server.counters();
-  return {
-    refreshGrants: after.refreshGrants - before.refreshGrants,
-    reuseErrors: after.reuseErrors - before.reuseErrors,
-    tokenRequests: after.tokenRequests - before.tokenRequests,
-  };
-};
+const server = useLocalServer({ accessTokenTtlSeconds: 2, latencyMs: LATENCY_MS });
 
 describe("a stop signal during a refresh", () => {
   for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
     it(`${signal} while the request is on the wire - should store the answer, then exit ${128 + constants.signals[signal]}`, async () => {
-      const account = await loggedInAccount(server);
+      const account = await loggedInAccount(server());
       try {
         await waitUntilExpired(account.home);
-        const before = server.counters();
+        const before = server().counters();
         const holder = startHooked(["token", "demo:you"], account.home, "presenting:stall-ms:0");
         await holder.reached;
         // The request leaves right after the point; the server answers LATENCY_MS later.
@@ -57,7 +40,7 @@ describe("a stop signal during a refresh", () => {
         expect((await readSecretRecord(account.home)).generation).toBe(2);
         const next = await token(account.home);
         expect(next.code, describeExit(next)).toBe(0);
-        expect(delta(before)).toEqual({ refreshGrants: 1, reuseErrors: 0, tokenRequests: 1 });
+        expect(counterDelta(server(), before)).toEqual({ refreshGrants: 1, reuseErrors: 0, tokenRequests: 1 });
         expect(await status(account.home)).toMatchObject({ state: "valid", inDoubt: null });
       } finally {
         await account.cleanup();
@@ -66,10 +49,10 @@ describe("a stop signal during a refresh", () => {
   }
 
   it("SIGTERM before the request left - should release the claim, so the next process refreshes once", async () => {
-    const account = await loggedInAccount(server);
+    const account = await loggedInAccount(server());
     try {
       await waitUntilExpired(account.home);
-      const before = server.counters();
+      const before = server().counters();
       const holder = startHooked(["token", "demo:you"], account.home, "claimed:hang");
       await holder.reached;
       holder.child.kill("SIGTERM");
@@ -78,7 +61,7 @@ describe("a stop signal during a refresh", () => {
       expect(await claimFiles(account.home)).toContain("g1-a1.released");
       const next = await token(account.home);
       expect(next.code, describeExit(next)).toBe(0);
-      expect(delta(before)).toEqual({ refreshGrants: 1, reuseErrors: 0, tokenRequests: 1 });
+      expect(counterDelta(server(), before)).toEqual({ refreshGrants: 1, reuseErrors: 0, tokenRequests: 1 });
     } finally {
       await account.cleanup();
     }

@@ -9,8 +9,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { type AuthorizationServer, startAuthorizationServer } from "@baton/devserver";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   accountDir,
   loggedInAccount,
@@ -22,14 +21,9 @@ import {
   waitUntilExpired,
 } from "../support/account.ts";
 import { runBaton, startBaton } from "../support/baton-cli.ts";
+import { useLocalServer } from "../support/local-server.ts";
 
-let server: AuthorizationServer;
-beforeAll(async () => {
-  server = await startAuthorizationServer({ accessTokenTtlSeconds: 2 });
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = useLocalServer({ accessTokenTtlSeconds: 2 });
 
 /** A zombie: a child of a process that never waits for it. Returns its pid and a way to end its parent. */
 const zombie = async (): Promise<{ readonly pid: number; readonly end: () => void }> => {
@@ -43,7 +37,7 @@ const zombie = async (): Promise<{ readonly pid: number; readonly end: () => voi
 
 describe("status, replay and doctor", () => {
   it("status - should show who is logged in, the default account and the sessions using it", async () => {
-    const account = await loggedInAccount(server);
+    const account = await loggedInAccount(server());
     try {
       const first = await status(account.home);
       expect(first).toMatchObject({ default: true, sessions: 0 });
@@ -61,7 +55,7 @@ describe("status, replay and doctor", () => {
   });
 
   it("replay - should name the same state as status in its header", async () => {
-    const account = await loggedInAccount(server);
+    const account = await loggedInAccount(server());
     try {
       await waitUntilExpired(account.home);
       const now = await status(account.home);
@@ -73,7 +67,7 @@ describe("status, replay and doctor", () => {
   });
 
   it("doctor and token - should count a zombie claimant and lock holder as gone", async () => {
-    const account = await loggedInAccount(server);
+    const account = await loggedInAccount(server());
     const dead = await zombie();
     try {
       const dir = accountDir(account.home);

@@ -4,11 +4,11 @@
  * this repository's `baton git-credential`, and golden-file comparison of wire formats with the secrets replaced by
  * placeholders (golden files never hold a token).
  */
-import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BATON, type BatonResult } from "./baton-cli.ts";
+import { runProcess } from "./child-process.ts";
 
 export const DOCKER_HELPER = join(
   dirname(fileURLToPath(import.meta.url)),
@@ -29,25 +29,7 @@ export const runWithInput = (
   input: string,
   env: Readonly<Record<string, string>>,
   timeoutMs = 60_000,
-): Promise<ProcessRun> =>
-  new Promise((resolve) => {
-    const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString("utf8");
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString("utf8");
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, signal, stdout, stderr });
-    });
-    child.stdin.on("error", () => undefined);
-    child.stdin.end(input);
-  });
+): Promise<ProcessRun> => runProcess(command, args, { env, stdin: { text: input }, timeoutMs });
 
 /** The environment a helper child needs to find the test's BATON_HOME (file storage, no colour). */
 export const batonEnv = (home: string): Record<string, string> => ({
