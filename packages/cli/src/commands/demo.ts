@@ -13,10 +13,10 @@ import { Clock, Effect } from "effect";
 import { Command, Flag } from "effect/cli";
 import { CliEnvironment } from "../composition.ts";
 import { paint } from "../format.ts";
+import { accountTimeline } from "../replay/history.ts";
 import { renderStatusTable } from "../status-view.ts";
 import { runRound } from "./demo-rounds.ts";
 import { loginDemoAccount, startDemoServer } from "./demo-setup.ts";
-import { accountTimeline } from "./replay.ts";
 
 const say = (text: string) => Effect.sync(() => process.stdout.write(`${text}\n`));
 
