@@ -4,6 +4,7 @@
  * a process that left no note did, drawn from its events (a request found in doubt, a lock wait).
  */
 import { describe, expect, it } from "vitest";
+import { splitEpisodes } from "../src/replay/episodes.ts";
 import { buildPicture, laneKey } from "../src/replay/picture.ts";
 import { HistoryBuilder, HOLDER_PID, HOST, herdHistory, T0 } from "./support/herd-history.ts";
 
@@ -66,6 +67,24 @@ describe("replay picture", () => {
     expect(picture.anomalies).toMatchObject([{ kind: "in-doubt", lane: laneKey(HOST, 301), at: T0 + 9_000 }]);
     expect(picture.instants.filter((i) => i.kind === "anomaly").map((i) => i.lane)).toEqual([laneKey(HOST, 301)]);
     expect(picture.slices.find((s) => s.lane === laneKey(HOST, 301) && s.kind === "flight")?.failed).toBe(true);
+  });
+
+  it("buildPicture - given a long-running process through three rotations, should name its lane by all its flights and each episode's label by that episode's", () => {
+    const history = new HistoryBuilder();
+    for (const [round, outcome] of (["adopted", "refreshed", "adopted"] as const).entries()) {
+      history.flight({
+        pid: 500,
+        startedAt: T0 + round * 10_000,
+        endedAt: T0 + round * 10_000 + 150,
+        outcome,
+        generation: round + 2,
+      });
+    }
+    const picture = buildPicture(history.input());
+
+    expect(picture.lanes.map((l) => l.role)).toEqual(["refreshed g3 · adopted 2×"]);
+    const episodes = splitEpisodes(picture);
+    expect(episodes.map((e) => e.roles.get(laneKey(HOST, 500)))).toEqual(["adopted g2", "refreshed g3", "adopted g4"]);
   });
 
   it("buildPicture - given a log without notes, should draw lock waits and requests from the events alone", () => {

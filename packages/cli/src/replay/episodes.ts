@@ -4,7 +4,15 @@
  * lasts a few hundred milliseconds and the next comes minutes later, so one axis for the whole history would squeeze
  * every rotation into a line. An episode keeps only the lanes active in it, grouped by machine.
  */
-import type { AccountPicture, Flow, GenerationChange, Instant, Lane, Slice } from "./picture.ts";
+import {
+  type AccountPicture,
+  type Flow,
+  flightRole,
+  type GenerationChange,
+  type Instant,
+  type Lane,
+  type Slice,
+} from "./picture.ts";
 
 /** Quiet time that separates two episodes. */
 export const EPISODE_GAP_MS = 1_000;
@@ -16,6 +24,8 @@ export interface MachineGroup {
 
 export interface Episode {
   readonly index: number;
+  /** What each process did in this episode (its flights here), for its label; the lane's own role otherwise. */
+  readonly roles: ReadonlyMap<string, string>;
   readonly from: number;
   readonly to: number;
   readonly machines: ReadonlyArray<MachineGroup>;
@@ -86,8 +96,16 @@ export const splitEpisodes = (picture: AccountPicture, gapMs = EPISODE_GAP_MS): 
       else group.lanes.push(lane);
     }
     const before = picture.generations.findLast((g) => g.at < span.from)?.generation ?? 0;
+    const roles = new Map<string, string>();
+    for (const slice of slices) {
+      if (slice.kind !== "flight") continue;
+      const role = flightRole(String(slice.details.outcome), Number(slice.details.generation));
+      const known = roles.get(slice.lane);
+      roles.set(slice.lane, known === undefined || known === role ? role : `${known} · ${role}`);
+    }
     return {
       index,
+      roles,
       from: span.from,
       to: span.to,
       machines,

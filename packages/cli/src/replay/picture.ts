@@ -143,14 +143,27 @@ const outcomeName = (note: FlightNote): string => {
   }
 };
 
-const roleOf = (note: FlightNote): string =>
-  note.outcome === "refreshed"
-    ? `refreshed g${note.generation}`
-    : note.outcome === "adopted"
-      ? `adopted g${note.generation}`
-      : note.outcome === "served"
-        ? `served g${note.generation}`
-        : "gave up";
+/** What a flight did, in a few words: "refreshed g2", "adopted g2", "served g1", "gave up". */
+export const flightRole = (outcome: string, generation: number): string =>
+  outcome === "gave-up" ? "gave up" : `${outcome} g${generation}`;
+
+/**
+ * What a process did over all its flights: the one flight's role, or for a long-running process the refreshes and
+ * failures first, then how many times it adopted or served ("refreshed g3 · adopted 4×").
+ */
+const laneRole = (flights: ReadonlyArray<FlightNote>): string | undefined => {
+  if (flights.length === 0) return undefined;
+  const [only] = flights;
+  if (flights.length === 1 && only !== undefined) return flightRole(only.outcome, only.generation);
+  const notable = flights
+    .filter((f) => f.outcome === "refreshed" || f.outcome === "gave-up")
+    .map((f) => flightRole(f.outcome, f.generation));
+  const counted = (["adopted", "served"] as const).flatMap((outcome) => {
+    const count = flights.filter((f) => f.outcome === outcome).length;
+    return count === 0 ? [] : [`${outcome} ${count}×`];
+  });
+  return [...new Set(notable), ...counted].join(" · ");
+};
 
 const eventRole = (event: AccountEvent): string | undefined => {
   switch (event.type) {
@@ -179,18 +192,20 @@ export const buildPicture = (input: PictureInput): AccountPicture => {
   const instants: Array<Instant> = [];
   const flows: Array<Flow> = [];
   const lanes = new Map<string, { host: string; pid: number; role: string | undefined; firstAt: number }>();
-  const touch = (host: string, pid: number, at: number, role?: string) => {
+  const touch = (host: string, pid: number, at: number) => {
     const key = laneKey(host, pid);
     const lane = lanes.get(key);
-    if (lane === undefined) lanes.set(key, { host, pid, role, firstAt: at });
-    else {
-      lane.firstAt = Math.min(lane.firstAt, at);
-      // A refresh (or a failure) says more about a process than the adoptions around it.
-      if (role !== undefined && (lane.role === undefined || role.startsWith("refreshed") || role === "gave up"))
-        lane.role = role;
-    }
+    if (lane === undefined) lanes.set(key, { host, pid, role: undefined, firstAt: at });
+    else lane.firstAt = Math.min(lane.firstAt, at);
     return key;
   };
+  const flightsOf = new Map<string, Array<FlightNote>>();
+  for (const note of flights) {
+    const key = laneKey(note.host, note.pid);
+    const list = flightsOf.get(key) ?? [];
+    list.push(note);
+    flightsOf.set(key, list);
+  }
 
   const byLane = new Map<string, Array<AccountEvent>>();
   for (const event of events) {
@@ -212,7 +227,7 @@ export const buildPicture = (input: PictureInput): AccountPicture => {
   }
 
   for (const note of flights) {
-    const lane = touch(note.host, note.pid, note.startedAt, roleOf(note));
+    const lane = touch(note.host, note.pid, note.startedAt);
     const inside = within(note);
     for (const e of inside) covered.add(e.seq);
     const failed = note.outcome === "gave-up";
@@ -318,7 +333,8 @@ export const buildPicture = (input: PictureInput): AccountPicture => {
     const lane = touch(event.host, event.pid, event.type === "lock.waited" ? event.at - event.waitedMs : event.at);
     const role = eventRole(event);
     const known = lanes.get(lane);
-    if (role !== undefined && known !== undefined && known.role === undefined) known.role = role;
+    if (role !== undefined && known !== undefined && known.role === undefined && !flightsOf.has(lane))
+      known.role = role;
     instants.push({
       lane,
       at: event.at,
@@ -371,7 +387,7 @@ export const buildPicture = (input: PictureInput): AccountPicture => {
   }
 
   for (const note of handOuts) {
-    const lane = touch(note.host, note.pid, note.at, "broker");
+    const lane = touch(note.host, note.pid, note.at);
     instants.push({
       lane,
       at: note.at,
@@ -423,7 +439,16 @@ export const buildPicture = (input: PictureInput): AccountPicture => {
   }
   if (from > to) from = to = 0;
   const laneList = [...lanes.entries()]
-    .map(([key, lane]) => ({ key, host: lane.host, pid: lane.pid, role: lane.role ?? "", firstAt: lane.firstAt }))
+    .map(([key, lane]) => ({
+      key,
+      host: lane.host,
+      pid: lane.pid,
+      role:
+        laneRole(flightsOf.get(key) ?? []) ??
+        lane.role ??
+        (handOuts.some((n) => laneKey(n.host, n.pid) === key) ? "broker" : ""),
+      firstAt: lane.firstAt,
+    }))
     .sort((a, b) => a.firstAt - b.firstAt || a.pid - b.pid);
   const count = (outcome: FlightNote["outcome"]) => flights.filter((n) => n.outcome === outcome).length;
   return {

@@ -85,7 +85,8 @@ export const renderSwimlanes = (episode: Episode, options: SwimlaneOptions): str
     y += MACHINE_HEIGHT;
     for (const lane of machine.lanes) {
       rowOf.set(lane.key, y);
-      laneRows.push(laneLabel(lane, y, options.anomalousLanes.has(lane.key)));
+      const role = episode.roles.get(lane.key) ?? lane.role;
+      laneRows.push(laneLabel({ ...lane, role }, y, options.anomalousLanes.has(lane.key)));
       y += ROW_HEIGHT;
     }
   }
@@ -128,7 +129,7 @@ export const renderSwimlanes = (episode: Episode, options: SwimlaneOptions): str
   }
   for (const slice of [...episode.slices].sort((a, b) => a.depth - b.depth)) {
     const rowY = rowOf.get(slice.lane);
-    if (rowY !== undefined) parts.push(sliceMark(slice, rowY, x));
+    if (rowY !== undefined) parts.push(sliceMark(slice, rowY, x, options.id));
   }
   for (const flow of episode.flows) {
     const fromY = rowOf.get(flow.from.lane);
@@ -150,7 +151,8 @@ export const renderSwimlanes = (episode: Episode, options: SwimlaneOptions): str
 
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" class="swimlanes" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" role="img" aria-label="${episode.machines.reduce((n, m) => n + m.lanes.length, 0)} processes">`,
-    `<defs><marker id="${options.id}-arrow" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="6" markerHeight="6" orient="auto-start-reverse"><path d="M0,0 L8,4 L0,8 z" fill="#15803d"/></marker></defs>`,
+    `<defs><marker id="${options.id}-arrow" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="6" markerHeight="6" orient="auto-start-reverse"><path d="M0,0 L8,4 L0,8 z" fill="#15803d"/></marker>` +
+      `<pattern id="${options.id}-hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#fecaca"/><rect width="3" height="6" fill="${PHASE_COLOURS.unknown}"/></pattern></defs>`,
     ...parts,
     ...machineRows,
     ...laneRows,
@@ -170,7 +172,7 @@ const laneLabel = (lane: Lane, y: number, anomalous: boolean) => {
   );
 };
 
-const sliceMark = (slice: Slice, rowY: number, x: (at: number) => number) => {
+const sliceMark = (slice: Slice, rowY: number, x: (at: number) => number, id: string) => {
   const from = x(slice.from);
   const width = round1(Math.max(x(slice.to) - from, 1));
   const t = tip(slice.name, slice.details);
@@ -181,10 +183,14 @@ const sliceMark = (slice: Slice, rowY: number, x: (at: number) => number) => {
     );
   }
   const top = rowY + (ROW_HEIGHT - BAR_HEIGHT) / 2;
-  const hatch = slice.kind === "unknown" ? ` fill-opacity="0.55" stroke="${PHASE_COLOURS.unknown}"` : "";
+  // A request whose outcome is unknown is hatched red; every other phase is filled with its colour.
+  const paint =
+    slice.kind === "unknown"
+      ? `fill="url(#${id}-hatch)" stroke="${PHASE_COLOURS.unknown}"`
+      : `fill="${PHASE_COLOURS[slice.kind]}"`;
   return (
     `<g class="slice ${slice.kind}${slice.failed ? " failed" : ""}"${t.attribute}><rect x="${from}" y="${top}" width="${width}" height="${BAR_HEIGHT}" ` +
-    `fill="${PHASE_COLOURS[slice.kind]}"${hatch}/>${t.title}</g>`
+    `${paint}/>${t.title}</g>`
   );
 };
 
