@@ -126,6 +126,38 @@ const oneShot = async ({ server, variant, mode, n, home }) => {
   return record;
 };
 
+// ------------------------------------------------------------------------------------------------ one note
+
+/**
+ * The cost of one note by itself, in this process: the shipped file event store's `note` (secure directory checks,
+ * open O_APPEND, one write, close) on a logged-in home, `count` times, wall and CPU time per call. A herd of N writes
+ * N notes per rotation, one per process, each on its own process's critical path once.
+ */
+const noteCost = async (bundle, home, count = 2_000) => {
+  const { Effect, FileEventStore } = await import(bundle);
+  const store = FileEventStore.make({ home }, { host: "bench-host", pid: 1 });
+  const account = { provider: "demo", account: "you" };
+  const note = (i) => ({
+    v: 1,
+    kind: "flight",
+    host: "bench-host",
+    pid: 100_000 + i,
+    startedAt: 1_800_000_000_000 + i,
+    endedAt: 1_800_000_000_150 + i,
+    outcome: "adopted",
+    generation: 2,
+    waitedFrom: 1_800_000_000_003 + i,
+    waitedUntil: 1_800_000_000_140 + i,
+  });
+  for (let i = 0; i < 100; i++) await Effect.runPromise(store.note(account, note(i)));
+  const cpu = process.cpuUsage();
+  const start = performance.now();
+  for (let i = 0; i < count; i++) await Effect.runPromise(store.note(account, note(i)));
+  const wallUs = ((performance.now() - start) * 1000) / count;
+  const used = process.cpuUsage(cpu);
+  return { wallUs: round(wallUs, 1), cpuUs: round((used.user + used.system) / count, 1) };
+};
+
 // ------------------------------------------------------------------------------------------------ the session
 
 const main = async () => {
@@ -145,6 +177,10 @@ const main = async () => {
         homes.set(`${variant.name}/${mode}`, prepared.home);
       }
     }
+    const single = await loggedInHome(server, "notes-cost-single");
+    cleanups.push(single.cleanup);
+    const perNote = await noteCost(variants[0].bundle, single.home);
+    log(`one note: ${perNote.wallUs} µs wall, ${perNote.cpuUs} µs CPU per call`);
     const oneShotModes = modes.filter((m) => m !== "warm");
     for (let rep = 0; rep < reps; rep++) {
       log(`repetition ${rep + 1}/${reps}`);
@@ -178,10 +214,14 @@ const main = async () => {
       log(`  ${key}: ${notes.split("\n").filter((line) => line !== "").length} lines in notes.log`);
     }
     report(records);
+    log(
+      `\none note: ${perNote.wallUs} µs wall, ${perNote.cpuUs} µs CPU; a herd of N adds N notes per rotation, ` +
+        `one on each process's own path (64 notes: ${round((64 * perNote.cpuUs) / 1000, 1)} ms of CPU in all)`,
+    );
     const resultsDir = join(BENCH_DIR, "results");
     await mkdir(resultsDir, { recursive: true });
     const file = join(resultsDir, `${new Date().toISOString().replace(/[:.]/g, "-")}-notes.json`);
-    await writeFile(file, `${JSON.stringify({ sizes, modes, reps, records }, null, 2)}\n`);
+    await writeFile(file, `${JSON.stringify({ sizes, modes, reps, perNote, records }, null, 2)}\n`);
     log(`\nresults: ${file}`);
   } finally {
     killAllChildren();
