@@ -40,13 +40,14 @@ export const addProvider = async (
 
 /**
  * `baton login REF --no-browser`: waits for the authorization URL on stderr and approves it as the user's browser
- * would (following the redirects and delivering the code to baton's loopback listener).
+ * would (following the redirects and delivering the code to baton's loopback listener). Returns the redirect URL it
+ * delivered (with the authorization code, for scans that look for it where it must not be).
  */
 export const loginHeadless = async (
   home: string,
   ref = REF,
   env: Readonly<Record<string, string>> = {},
-): Promise<void> => {
+): Promise<string> => {
   let approval: Promise<unknown> | undefined;
   let buffered = "";
   const { done } = startBaton(["login", ref, "--no-browser"], {
@@ -67,6 +68,7 @@ export const loginHeadless = async (
   if (approved instanceof Error) throw new Error(`approving the login failed: ${approved.message}`);
   if (approval === undefined) throw new Error(`baton login printed no URL: ${result.stderr.trim()}`);
   if (result.code !== 0) fail("baton login", result);
+  return String(approved);
 };
 
 /** A temporary BATON_HOME with the provider registered and `demo:you` logged in (generation 1). */

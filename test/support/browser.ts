@@ -7,8 +7,8 @@
  * `openBrowser()` starts one browser with a fresh profile in a temporary `--user-data-dir` (Playwright's persistent
  * context: it refuses the flag in `args`) and the flags of a quiet, offline, deterministic run; `browser.open(target)`
  * loads a file path or URL in a new page and collects what went wrong on it — console errors, uncaught exceptions,
- * failed requests — and `page.screenshot(path)` writes a PNG. `close()` ends the browser and removes the profile;
- * Playwright also kills the browser when the test process exits.
+ * failed requests — and every URL it requested; `page.screenshot(path)` writes a PNG. `close()` ends the browser and
+ * removes the profile; Playwright also kills the browser when the test process exits.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -33,6 +33,8 @@ export interface OpenedPage {
   readonly page: Page;
   /** Console messages of type error, uncaught exceptions and failed requests, in order, as readable lines. */
   readonly errors: readonly string[];
+  /** Every URL the page requested, the page itself first (a self-contained page requests nothing else). */
+  readonly requests: readonly string[];
   /** Writes a PNG of the whole page to `path`. */
   screenshot(path: string): Promise<void>;
 }
@@ -67,6 +69,8 @@ export async function openBrowser(): Promise<HeadlessBrowser> {
     open: async (target, { width = 1024, height = 768 } = {}) => {
       const page = await context.newPage();
       const errors: string[] = [];
+      const requests: string[] = [];
+      page.on("request", (request) => requests.push(request.url()));
       page.on("console", (message) => {
         if (message.type() === "error") errors.push(`console error: ${message.text()}`);
       });
@@ -79,6 +83,7 @@ export async function openBrowser(): Promise<HeadlessBrowser> {
       return {
         page,
         errors,
+        requests,
         screenshot: async (path) => {
           await page.screenshot({ path, fullPage: true, type: "png" });
         },

@@ -185,6 +185,9 @@ export const FlightNote = Schema.Struct({
   generation: Schema.Int,
   waitedFrom: Schema.optionalKey(Schema.Finite),
   waitedUntil: Schema.optionalKey(Schema.Finite),
+  /** When this process's refresh request left and when it ended (an answer or a failure), if it presented. */
+  sentAt: Schema.optionalKey(Schema.Finite),
+  answeredAt: Schema.optionalKey(Schema.Finite),
   reason: Schema.optionalKey(Schema.String),
 });
 export type FlightNote = typeof FlightNote.Type;

@@ -19,7 +19,8 @@ export { createActor } from "xstate";
 export { Effect } from "effect";
 `;
 
-export const buildBundle = async () => {
+/** `plugins`: esbuild plugins for a variant build (notes-cost.mjs builds one without the diagnostic notes). */
+export const buildBundle = async ({ plugins = [] } = {}) => {
   const dir = await mkdtemp(join(tmpdir(), "baton-bench-bundle-"));
   const outfile = join(dir, "baton-bench.mjs");
   await build({
@@ -28,6 +29,7 @@ export const buildBundle = async () => {
     // xstate and effect are the core's dependencies; the entry imports it for the replay diagnostic (children/replay.mjs).
     nodePaths: [join(ROOT, "packages", "core", "node_modules")],
     ...bundleOptions,
+    plugins,
   });
   return { path: outfile, cleanup: () => rm(dir, { recursive: true, force: true }) };
 };

@@ -13,7 +13,7 @@ export interface RoundResult {
   readonly elapsedMs: number;
 }
 
-const runToken = (script: string, home: string, ref: string) =>
+const runToken = (script: string, home: string, ref: string, onExit: () => void) =>
   new Promise<{ code: number; token: string; stderr: string }>((resolve) => {
     const child = spawn(process.execPath, [script, "token", ref], {
       env: { ...process.env, BATON_HOME: home, BATON_STORAGE: "file", BATON_DEBUG: "" },
@@ -27,12 +27,22 @@ const runToken = (script: string, home: string, ref: string) =>
     child.stderr.on("data", (chunk: Buffer) => {
       stderr += chunk.toString("utf8");
     });
-    child.on("close", (code) => resolve({ code: code ?? 1, token: stdout.trim(), stderr }));
+    child.on("close", (code) => {
+      onExit();
+      resolve({ code: code ?? 1, token: stdout.trim(), stderr });
+    });
   });
 
-export const runRound = async (script: string, home: string, ref: string, processes: number): Promise<RoundResult> => {
+/** Runs one herd round; `onExit` is called as each process ends (for the progress line). */
+export const runRound = async (
+  script: string,
+  home: string,
+  ref: string,
+  processes: number,
+  onExit: () => void = () => undefined,
+): Promise<RoundResult> => {
   const start = performance.now();
-  const results = await Promise.all(Array.from({ length: processes }, () => runToken(script, home, ref)));
+  const results = await Promise.all(Array.from({ length: processes }, () => runToken(script, home, ref, onExit)));
   const elapsedMs = performance.now() - start;
   for (const r of results)
     if (r.code !== 0) process.stderr.write(`  a process failed (${r.code}): ${r.stderr.trim()}\n`);

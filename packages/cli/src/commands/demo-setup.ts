@@ -14,7 +14,8 @@ export const startDemoServer = async (accessTokenTtlSeconds: number, latencyMs: 
   return devserver.startAuthorizationServer({ accessTokenTtlSeconds, latencyMs });
 };
 
-export const loginDemoAccount = (home: string, server: DemoServer, account: AccountRef) =>
+/** Registers the demo's provider on `home` (discovery against the local server). */
+export const registerDemoProvider = (home: string, server: DemoServer, account: AccountRef) =>
   Effect.gen(function* () {
     const provider = yield* ProviderRegistry.addProvider(
       home,
@@ -22,6 +23,12 @@ export const loginDemoAccount = (home: string, server: DemoServer, account: Acco
       Discovery.discover,
     );
     yield* ProviderRegistry.setDefaultAccount(home, account.provider, account.account);
+    return provider;
+  });
+
+/** A headless login at the provider: a new grant (token family) of its own. */
+export const headlessLogin = (server: DemoServer, provider: ProviderConfig.StoredProvider) =>
+  Effect.gen(function* () {
     const target = yield* Discovery.targetFor(provider);
     const devserver = yield* Effect.promise(() => import("@baton/devserver"));
     const result = yield* LoopbackLogin.login({
@@ -32,5 +39,13 @@ export const loginDemoAccount = (home: string, server: DemoServer, account: Acco
         void devserver.approveAuthorization(url, { deliver: true });
       },
     });
-    return yield* storeNewCredentials(account, ProviderConfig.toProfile(provider), result.tokens, "login");
+    return result.tokens;
+  });
+
+/** Registers the provider and logs `account` in, storing generation 1 in `home`. */
+export const loginDemoAccount = (home: string, server: DemoServer, account: AccountRef) =>
+  Effect.gen(function* () {
+    const provider = yield* registerDemoProvider(home, server, account);
+    const tokens = yield* headlessLogin(server, provider);
+    return yield* storeNewCredentials(account, ProviderConfig.toProfile(provider), tokens, "login");
   });

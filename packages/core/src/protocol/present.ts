@@ -69,6 +69,7 @@ export const present: Present = Effect.fnUntraced(function* (account, profile, c
   const sendAndStore = Effect.gen(function* () {
     yield* claims.markPresenting(account, g, attempt).pipe(Effect.mapError(storeError));
     yield* hooks.at("presenting", account);
+    if (options.trace !== undefined) options.trace.sentAt = yield* Clock.currentTimeMillis;
     const answer = yield* Effect.result(
       endpoint.refresh({
         account,
@@ -78,6 +79,7 @@ export const present: Present = Effect.fnUntraced(function* (account, profile, c
         scope: current.scope,
       }),
     );
+    if (options.trace !== undefined) options.trace.answeredAt = yield* Clock.currentTimeMillis;
     yield* hooks.at("answered", account);
     if (Result.isFailure(answer)) return { _tag: "Failed", failure: answer.failure } as const;
     // I10 whatever the adapter checked: a wider scope than granted keeps the rotation, never the access token.

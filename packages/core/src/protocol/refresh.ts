@@ -29,12 +29,16 @@ export interface FlightTrace {
   outcome: Exclude<FlightNote["outcome"], "gave-up"> | undefined;
   waitedFrom: number | undefined;
   waitedUntil: number | undefined;
+  sentAt: number | undefined;
+  answeredAt: number | undefined;
 }
 
 export const newFlightTrace = (): FlightTrace => ({
   outcome: undefined,
   waitedFrom: undefined,
   waitedUntil: undefined,
+  sentAt: undefined,
+  answeredAt: undefined,
 });
 
 export interface RefreshOptions {

@@ -113,6 +113,8 @@ export const make = Effect.gen(function* () {
             generation: Exit.isSuccess(exit) ? exit.value.generation : (cache.get(key)?.generation ?? 0),
             ...(trace.waitedFrom === undefined ? {} : { waitedFrom: trace.waitedFrom }),
             ...(trace.waitedUntil === undefined ? {} : { waitedUntil: trace.waitedUntil }),
+            ...(trace.sentAt === undefined ? {} : { sentAt: trace.sentAt }),
+            ...(trace.answeredAt === undefined ? {} : { answeredAt: trace.answeredAt }),
             ...(failure?._tag === "Some"
               ? { reason: "reason" in failure.value ? failure.value.reason : failure.value._tag }
               : {}),
