@@ -1,6 +1,7 @@
 /**
  * `baton replay [REF] [--json]`: the event history as a readable timeline per account — who (host, pid) did what,
- * when — with anomalies flagged, folded by the same pure `replay` the running system uses.
+ * when — with anomalies flagged, folded by the same pure `replay` the running system uses — and the access tokens a
+ * broker lent out (`~` lines; `handOuts` in the JSON).
  */
 import {
   type AccountRef,
@@ -17,6 +18,7 @@ import { CliEnvironment } from "../composition.ts";
 import { absoluteTime, paint } from "../format.ts";
 import { jsonFlag } from "../json-flag.ts";
 import { resolveKnownAccount } from "../resolve.ts";
+import { handOutsOf, withHandOuts } from "../serve/hand-out-lines.ts";
 import { describeEvent, findAnomalies, summarize } from "../timeline.ts";
 
 export const accountTimeline = (account: AccountRef) =>
@@ -30,6 +32,7 @@ export const accountTimeline = (account: AccountRef) =>
       summary: summarize(events),
       anomalies: findAnomalies(events),
       events,
+      handOuts: yield* handOutsOf(account),
     };
   });
 
@@ -63,13 +66,15 @@ export const replayCommand = Command.make(
           ),
         );
         const flagged = new Map(t.anomalies.map((a) => [a.seq, a]));
-        for (const e of t.events) {
+        const eventLines = t.events.map((e) => {
           const anomaly = flagged.get(e.seq);
           const mark = anomaly === undefined ? "  " : paint(env.color, "red", "! ");
-          lines.push(
-            `${mark}#${e.seq} ${absoluteTime(e.at)} ${e.host}:${e.pid}  ${describeEvent(e)}${anomaly ? `  [${anomaly.kind}]` : ""}`,
-          );
-        }
+          return {
+            at: e.at,
+            line: `${mark}#${e.seq} ${absoluteTime(e.at)} ${e.host}:${e.pid}  ${describeEvent(e)}${anomaly ? `  [${anomaly.kind}]` : ""}`,
+          };
+        });
+        lines.push(...withHandOuts(eventLines, t.handOuts));
       }
       yield* Effect.sync(() => process.stdout.write(`${lines.join("\n")}\n`));
     }),
