@@ -8,6 +8,7 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { createBaton } from "@baton/adapters";
 import { type AuthorizationServer, startAuthorizationServer } from "@baton/devserver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LoggedInAccount, loggedInAccount, REF, readSecretRecord } from "../support/account.ts";
@@ -145,5 +146,30 @@ describe("a thin client on the broker's unix socket", () => {
     }
     expect(await filesBelow(home)).toEqual([]);
     expect(spawnSync("find", [home, "-mindepth", "1"], { encoding: "utf8" }).stdout).toBe("");
+  });
+});
+
+describe("an embedded host on the broker (createBaton with server)", () => {
+  it("createBaton({ server }) - should borrow tokens, show the broker's status, and refuse a forced refresh", async () => {
+    const home = await emptyHome();
+    const baton = await createBaton({ home, server: broker.server, prefetch: [REF] });
+    try {
+      expect(await baton.accessToken(REF)).toBe(await storedAccessToken());
+      expect(await baton.accessToken("demo")).toBe(await storedAccessToken());
+      expect((await baton.status()).map((row) => [row.account, row.state])).toEqual([[REF, "valid"]]);
+      await expect(baton.refresh(REF)).rejects.toMatchObject({ _tag: "InvalidInput" });
+    } finally {
+      await baton.close();
+    }
+    expect(await filesBelow(home)).toEqual([]);
+  });
+
+  it("createBaton({ server }) - should reject with a retryable error when the broker is down", async () => {
+    const baton = await createBaton({ home: await emptyHome(), server: "unix:/nonexistent/baton.sock" });
+    try {
+      await expect(baton.accessToken(REF)).rejects.toMatchObject({ _tag: "Retryable", reason: "network" });
+    } finally {
+      await baton.close();
+    }
   });
 });

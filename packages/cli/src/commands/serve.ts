@@ -97,7 +97,7 @@ const run = Command.make(
           catch: (error) =>
             new InvalidInput({ reason: "argument", message: `cannot listen as asked: ${messageOf(error)}` }),
         }),
-        (running) => Effect.promise(() => running.close(STOP_GRACE_MS)),
+        (running) => Effect.promise(() => running.close(STOP_GRACE_MS).then(() => broker.close(STOP_GRACE_MS))),
       );
       const address = clientAddress(plan, server.port);
       yield* Effect.sync(() =>

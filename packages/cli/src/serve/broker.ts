@@ -70,8 +70,11 @@ export interface Broker {
     caller: Caller,
     tool: BrokerWire.HelperTool,
   ) => Promise<Outcome<{ readonly hosts: ReadonlyArray<BrokerClient.MappedHost> }>>;
-  /** Stops the timers (the services themselves end with the command). */
-  readonly close: () => void;
+  /**
+   * Stops the timers and waits up to `graceMs` for background refreshes in progress (a rotation on the wire is stored
+   * before the broker's services end with the command).
+   */
+  readonly close: (graceMs: number) => Promise<void>;
 }
 
 export interface BrokerOptions {
@@ -195,8 +198,9 @@ export const makeBroker = (options: BrokerOptions = {}) =>
 
     const failures = new Map<string, number>();
     const retries = new Map<string, NodeJS.Timeout>();
-    const refreshInBackground = (key: string): Promise<unknown> =>
-      runExit(tokens.refresh(accountFromKey(key))).then((exit) => {
+    const refreshing = new Set<Promise<unknown>>();
+    const refreshInBackground = (key: string): Promise<unknown> => {
+      const done = runExit(tokens.refresh(accountFromKey(key))).then((exit) => {
         if (Exit.isSuccess(exit)) return;
         const error = Cause.squash(exit.cause);
         report(key, error);
@@ -208,6 +212,13 @@ export const makeBroker = (options: BrokerOptions = {}) =>
         clearTimeout(retries.get(key));
         retries.set(key, setTimeout(() => void refreshInBackground(key), delay).unref());
       });
+      refreshing.add(done);
+      return done.finally(() => refreshing.delete(done));
+    };
+    const stopTimers = () => {
+      background.close();
+      for (const timer of retries.values()) clearTimeout(timer);
+    };
     const background = new BackgroundRefresh({
       thresholdMs,
       random: Math.random,
@@ -240,12 +251,7 @@ export const makeBroker = (options: BrokerOptions = {}) =>
         }
       }),
     );
-    yield* Effect.addFinalizer(() =>
-      Effect.sync(() => {
-        background.close();
-        for (const timer of retries.values()) clearTimeout(timer);
-      }),
-    );
+    yield* Effect.addFinalizer(() => Effect.sync(stopTimers));
 
     // Start-up: read every account's credentials in parallel (arming their timers) and register as their session.
     const accounts = yield* allAccounts.pipe(Effect.provideService(RefreshSettings, settings));
@@ -363,7 +369,17 @@ export const makeBroker = (options: BrokerOptions = {}) =>
             return { hosts };
           }),
         ),
-      close: () => background.close(),
+      close: async (graceMs) => {
+        stopTimers();
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          Promise.allSettled([...refreshing]),
+          new Promise((resolve) => {
+            timer = setTimeout(resolve, graceMs);
+          }),
+        ]);
+        clearTimeout(timer);
+      },
     };
     return { broker, accounts: accounts.length };
   });

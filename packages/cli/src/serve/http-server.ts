@@ -3,7 +3,8 @@
  * would hold it up. Headers must arrive within 5 s and a whole request within 10 s (checked every second), a
  * TLS handshake within 5 s, an idle keep-alive connection is closed after 5 s and any silent socket after 30 s;
  * headers are limited to 8 KB and connections to `maxConnections` (beyond that, new ones are closed at once). A request
- * that HTTP cannot parse is answered 400 (408 when it was too slow) and its connection closed.
+ * that HTTP cannot parse is answered 400 (408 when it was too slow, 431 when its headers were too large) and its
+ * connection closed.
  *
  * `close` stops accepting, lets the requests in progress finish for up to `graceMs` (a refresh on the wire is stored
  * before its answer goes out), then closes whatever is left; the unix socket file is removed.
@@ -36,12 +37,14 @@ export interface RunningServer {
 
 export type Handler = (request: ApiRequest) => Promise<ApiResponse>;
 
-const clientErrorAnswer = (status: 400 | 408, message: string): string => {
+const REASONS = { 400: "Bad Request", 408: "Request Timeout", 431: "Request Header Fields Too Large" } as const;
+
+const clientErrorAnswer = (status: keyof typeof REASONS, message: string): string => {
   const body = JSON.stringify({
     error: { class: "invalid-request", reason: "http", message, exit_code: 2 },
   });
   return (
-    `HTTP/1.1 ${status} ${status === 400 ? "Bad Request" : "Request Timeout"}\r\nconnection: close\r\n` +
+    `HTTP/1.1 ${status} ${REASONS[status]}\r\nconnection: close\r\n` +
     `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
   );
 };
@@ -108,9 +111,12 @@ export const startServer = async (
       socket.destroy();
       return;
     }
-    const slow = error.code === "ERR_HTTP_REQUEST_TIMEOUT";
     socket.end(
-      clientErrorAnswer(slow ? 408 : 400, slow ? "the request did not arrive in time" : "malformed HTTP request"),
+      error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? clientErrorAnswer(408, "the request did not arrive in time")
+        : error.code === "HPE_HEADER_OVERFLOW"
+          ? clientErrorAnswer(431, `the request's headers are larger than ${LIMITS.maxHeaderBytes} bytes`)
+          : clientErrorAnswer(400, "malformed HTTP request"),
     );
   });
   // TLS clients that fail the handshake only cost their socket.
