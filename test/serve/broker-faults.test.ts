@@ -112,7 +112,7 @@ describe("the broker killed or stopped during a refresh", () => {
 
   /** Starts a hooked broker and waits until its background refresh reaches `hook`'s point. */
   const brokerStoppingAt = async (hook: string): Promise<RunningBroker> => {
-    const broker = await startBroker(account.home, [], { BATON_TEST_HOOK: hook });
+    const broker = await startBroker(account.home, [], { env: { BATON_TEST_HOOK: hook } });
     await broker.reached(hook.split(":")[0] ?? hook);
     return broker;
   };

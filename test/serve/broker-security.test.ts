@@ -138,6 +138,30 @@ describe("client tokens", () => {
     expect(refused.stderr).toContain("removed with `baton serve client remove`");
   });
 
+  it("a hand-out - should hold the access token and its particulars, never the refresh token", async () => {
+    const answer = await raw(unix.server, get(`/v1/token?account=${REF}`));
+    expect(answer.status).toBe(200);
+    const body = JSON.parse(answer.text.slice(answer.text.indexOf("\r\n\r\n") + 4)) as Record<string, unknown>;
+    expect(Object.keys(body).sort()).toEqual(
+      [
+        "access_token",
+        "account",
+        "cache_until",
+        "expires_at",
+        "expires_in",
+        "generation",
+        "obtained_at",
+        "scope",
+        "token_type",
+        "username",
+      ].sort(),
+    );
+    expect(body.access_token).toBe(await accessTokenOf(REF));
+    const record = await readSecretRecord(account.home);
+    expect(answer.text).not.toContain(String(record.refreshToken));
+    expect(answer.text).toContain("cache-control: no-store");
+  });
+
   it("the unix socket without a client token - should lend every account (the socket's mode limits who connects)", async () => {
     expect(await thin(["token", OTHER], { server: unix.server })).toMatchObject({
       code: 0,

@@ -8,7 +8,8 @@ import type { ChildProcess } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type BatonResult, runBaton, startBaton } from "../support/baton-cli.ts";
+import { BATON, type BatonResult, HOOKED_BATON, runBaton } from "../support/baton-cli.ts";
+import { startProcess } from "../support/child-process.ts";
 
 export interface RunningBroker {
   /** What clients put in BATON_SERVER. */
@@ -21,23 +22,35 @@ export interface RunningBroker {
   readonly reached: (point: string) => Promise<void>;
 }
 
+export interface BrokerOptions {
+  readonly env?: Readonly<Record<string, string>>;
+  /** A command prefix to run the broker through (e.g. `ip netns exec NAME`). */
+  readonly prefix?: ReadonlyArray<string>;
+}
+
 /** Starts `baton serve ARGS` on `home`; resolves when it listens (rejects if it exits first). */
 export const startBroker = async (
   home: string,
   args: ReadonlyArray<string> = [],
-  env: Readonly<Record<string, string>> = {},
+  options: BrokerOptions = {},
 ): Promise<RunningBroker> => {
   let text = "";
   const waiters: Array<() => void> = [];
-  const started = startBaton(["serve", ...args], {
-    home,
-    env,
-    timeoutMs: 300_000,
-    onStderr: (chunk) => {
-      text += chunk;
-      for (const wake of waiters.splice(0)) wake();
+  const env = options.env ?? {};
+  const bundle = (env.BATON_TEST_HOOK ?? "") === "" ? BATON : HOOKED_BATON;
+  const [command = process.execPath, ...prefixArgs] = options.prefix ?? [];
+  const started = startProcess(
+    command,
+    [...prefixArgs, ...(options.prefix === undefined ? [] : [process.execPath]), bundle, "serve", ...args],
+    {
+      env: { BATON_HOME: home, BATON_STORAGE: "file", NO_COLOR: "1", ...env },
+      timeoutMs: 300_000,
+      onStderr: (chunk) => {
+        text += chunk;
+        for (const wake of waiters.splice(0)) wake();
+      },
     },
-  });
+  );
   const until = async (found: () => string | undefined): Promise<string> => {
     for (;;) {
       const value = found();
