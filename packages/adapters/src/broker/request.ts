@@ -1,12 +1,11 @@
 /**
  * One GET to a broker, with Node's own HTTP client and nothing else (the `baton token` fast path uses it before any
- * of baton's machinery is loaded; `@baton/adapters/broker-request`): a unix socket or TCP (TLS for https, loaded only
- * then), the client token as a bearer credential, and bounds on every wait — a broker that is down, unreachable or
+ * of baton's machinery is loaded; `@baton/adapters/broker-request`): a unix socket or TCP (TLS for https; Node's HTTP
+ * modules are loaded at the first request, not with this module), the client token as a bearer credential, and bounds on every wait — a broker that is down, unreachable or
  * stuck is a retryable problem within seconds, never a hang. Every answer becomes the decoded value or a
  * {@link BrokerProblem} with a message that names the broker's address and never the client token.
  */
 import type { Agent, ClientRequest, IncomingMessage, RequestOptions } from "node:http";
-import { request as httpRequest } from "node:http";
 import type { BrokerAddress } from "./address.ts";
 import { type BrokerProblem, decodeProblem } from "./wire.ts";
 
@@ -93,8 +92,21 @@ class Timeout extends Error {
   }
 }
 
-const requestFunction = async (address: BrokerAddress) =>
-  address.kind === "https" ? (await import("node:https")).request : httpRequest;
+/**
+ * Node's client for the address, loaded when first needed (the local `baton token` fast path shares this module), as
+ * the built-in module itself: an ES import of node:http would build its namespace, whose WebSocket getter loads
+ * undici (~6 ms of a process that lives ~40).
+ */
+const requestFunction = (address: BrokerAddress) =>
+  address.kind === "https"
+    ? process.getBuiltinModule("node:https").request
+    : process.getBuiltinModule("node:http").request;
+
+/** The Host header, given rather than computed: Node's own computation compiles an IPv6 pattern on first use. */
+const hostHeader = (address: BrokerAddress): string =>
+  address.kind === "unix"
+    ? "localhost"
+    : `${address.host.includes(":") ? `[${address.host}]` : address.host}:${address.port}`;
 
 /** GETs `path` from the broker and decodes a 200 answer's JSON with `decode`. Never rejects. */
 export const askBroker = async <A>(
@@ -115,7 +127,11 @@ export const askBroker = async <A>(
     };
   }
   const timeouts = connection.timeouts ?? DEFAULT_TIMEOUTS;
-  const headers: Record<string, string> = { accept: "application/json", "user-agent": "baton" };
+  const headers: Record<string, string> = {
+    host: hostHeader(address),
+    accept: "application/json",
+    "user-agent": "baton",
+  };
   if (token !== undefined) headers.authorization = `Bearer ${token}`;
   const options: RequestOptions = {
     method: "GET",
@@ -124,7 +140,7 @@ export const askBroker = async <A>(
     agent: connection.agent ?? false,
     ...(address.kind === "unix" ? { socketPath: address.path } : { host: address.host, port: address.port }),
   };
-  const request = await requestFunction(address);
+  const request = requestFunction(address);
   const outcome = await new Promise<
     { readonly response: IncomingMessage; readonly text: string } | { readonly error: unknown }
   >((resolve) => {
