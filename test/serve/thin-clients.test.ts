@@ -13,6 +13,7 @@ import { type AuthorizationServer, startAuthorizationServer } from "@baton/devse
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LoggedInAccount, loggedInAccount, REF, readSecretRecord } from "../support/account.ts";
 import { runBaton } from "../support/baton-cli.ts";
+import { DOCKER_HELPER, runWithInput } from "../support/helper-processes.ts";
 import {
   clientToken,
   emptyHome,
@@ -115,6 +116,24 @@ describe("a thin client on the broker's unix socket", () => {
       input: "protocol=https\nhost=elsewhere.example\n\n",
     });
     expect(unmapped).toMatchObject({ code: 0, stdout: "" });
+  });
+
+  it("docker-credential-baton get and list - should answer from the broker's host mappings", async () => {
+    expect((await runBaton(["host", "add", "docker", "registry.example", REF], { home: account.home })).code).toBe(0);
+    const home = await emptyHome();
+    const env = { BATON_HOME: home, BATON_SERVER: broker.server, NO_COLOR: "1" };
+    const got = await runWithInput(process.execPath, [DOCKER_HELPER, "get"], "https://registry.example\n", env);
+    expect(got.code).toBe(0);
+    expect(JSON.parse(got.stdout)).toEqual({
+      ServerURL: "https://registry.example",
+      Username: "oauth2",
+      Secret: await storedAccessToken(),
+    });
+    const unmapped = await runWithInput(process.execPath, [DOCKER_HELPER, "get"], "other.example\n", env);
+    expect(unmapped).toMatchObject({ code: 1, stdout: "credentials not found in native keychain\n" });
+    const listed = await runWithInput(process.execPath, [DOCKER_HELPER, "list"], "", env);
+    expect(JSON.parse(listed.stdout)).toEqual({ "registry.example": "oauth2" });
+    expect(await filesBelow(home)).toEqual([]);
   });
 
   it("baton login - should be refused with exit 2 saying it runs on the broker's host", async () => {
