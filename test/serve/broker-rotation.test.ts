@@ -3,7 +3,7 @@
  * at once while a rotation is due (6 s access tokens against oidc-provider with rotation and reuse detection): every
  * client gets a token the server still accepts, the broker refreshes once per rotation (no reuse, no revocation, no
  * anomaly in the replay), and no refresh token the server ever issued reaches a client — not in a client's home, not
- * in anything a client or the broker printed.
+ * in anything a client or the broker printed. And with nobody asking, the broker refreshes ahead of expiry by itself.
  */
 import { createHash } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -123,4 +123,12 @@ it(`${CLIENTS} thin clients while a rotation is due - should all get a live toke
   } finally {
     await Promise.all(homes.map((home) => rm(home, { recursive: true, force: true })));
   }
+});
+
+it("a broker nobody asks - should refresh each account ahead of its expiry by itself", async () => {
+  const before = await readSecretRecord(account.home);
+  await sleep(Number(before.expiresAt) + 300 - Date.now());
+  const after = await readSecretRecord(account.home);
+  expect(Number(after.generation)).toBeGreaterThan(Number(before.generation));
+  expect(Number(after.expiresAt)).toBeGreaterThan(Date.now());
 });

@@ -83,7 +83,7 @@ const run = Command.make(
         warn("no client tokens yet, so every TCP request is refused: `baton serve client add NAME` makes one");
       }
       const { broker, accounts } = yield* makeBroker({
-        onBackgroundError: (account, error) => warn(`${account}: ${messageOf(error)}`),
+        onProblem: (about, error) => warn(`${about}: ${messageOf(error)}`),
       });
       const limiter = new FailureLimiter();
       const server = yield* Effect.acquireRelease(

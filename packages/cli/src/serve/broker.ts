@@ -82,8 +82,11 @@ export interface BrokerOptions {
   readonly thresholdMs?: number;
   /** How long a client waits for an answer before it is told to retry (a refresh that takes longer goes on). */
   readonly answerWithinMs?: number;
-  /** Called with each log-worthy problem of the background work (no secrets). */
-  readonly onBackgroundError?: (account: string, error: unknown) => void;
+  /**
+   * Told each problem worth logging (no secrets in them): a background refresh that failed (`about`: the account), or
+   * a request that failed unexpectedly (a bug).
+   */
+  readonly onProblem?: (about: string, error: unknown) => void;
 }
 
 /** A client waits at most this long; the thin client gives up after 30 s (broker/request.ts). */
@@ -157,7 +160,7 @@ export const makeBroker = (options: BrokerOptions = {}) =>
     const thresholdMs = options.thresholdMs ?? defaults.thresholdMs;
     const settings = { ...defaults, thresholdMs, persistRetryMs: Number.POSITIVE_INFINITY };
     const answerWithinMs = options.answerWithinMs ?? ANSWER_WITHIN_MS;
-    const report = options.onBackgroundError ?? (() => undefined);
+    const report = options.onProblem ?? (() => undefined);
 
     const runExit = <A, E>(effect: Effect.Effect<A, E, AppServices>) =>
       Effect.runPromiseExitWith(context)(Effect.provideService(effect, RefreshSettings, settings));
@@ -169,7 +172,7 @@ export const makeBroker = (options: BrokerOptions = {}) =>
         const failure = Cause.findErrorOption(exit.cause);
         const problem =
           failure._tag === "Some" ? (isProblem(failure.value) ? failure.value : problemOf(failure.value)) : undefined;
-        if (problem === undefined) report("-", Cause.squash(exit.cause));
+        if (problem === undefined) report("a request failed unexpectedly", Cause.squash(exit.cause));
         return { problem: problem ?? INTERNAL };
       });
       let timer: NodeJS.Timeout | undefined;
@@ -239,10 +242,10 @@ export const makeBroker = (options: BrokerOptions = {}) =>
         );
       });
 
-    // Every generation the broker stores or adopts re-arms the account's timer.
+    // Every generation the broker stores or adopts re-arms the account's timer (subscribed before the start-up reads).
+    const changes = yield* PubSub.subscribe(tokens.changes);
     yield* Effect.forkScoped(
       Effect.gen(function* () {
-        const changes = yield* PubSub.subscribe(tokens.changes);
         while (true) {
           const change = yield* PubSub.take(changes);
           failures.delete(change.account);
