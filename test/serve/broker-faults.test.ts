@@ -1,7 +1,7 @@
 /**
- * The broker dying or stopping under its clients (issue #16, "Security and faults"): SIGKILL during a herd of thin
- * clients, SIGKILL during a refresh (before the refresh token was sent, and after the answer was stored), SIGTERM during
- * a refresh, and a broker that is not there at all. Clients exit 0 with the right token or 4 with a clear message —
+ * The broker dying or stopping under its clients (issue #16, "Security and faults"): SIGKILL and SIGTERM during a herd
+ * of thin clients, SIGKILL during a refresh (before the refresh token was sent, and after the answer was stored),
+ * SIGTERM during a refresh, and a broker that is not there at all. Clients exit 0 with the right token or 4 with a clear message —
  * within seconds, never 1 or a hang; the stored credentials are never blanked; the next broker adopts what the store
  * holds, and the authorization server sees one refresh per rotation (no reuse).
  */
@@ -91,6 +91,25 @@ describe("the broker killed or stopped under its clients", () => {
     } finally {
       await stopBroker(next);
     }
+  });
+
+  it("SIGTERM during a herd - should answer the clients it took, exit 143, remove its socket, and refuse the rest with 4", async () => {
+    const { accessToken } = await stored(account.home);
+    const broker = await startBroker(account.home);
+    const herd = await herdOf(broker.server, 24);
+    await Promise.race(herd.runs.map((run) => run.done));
+    broker.child.kill("SIGTERM");
+    const [results, stopped] = await Promise.all([herd.results, broker.done]);
+    expect(stopped.code).toBe(143);
+    expect(results.map((r) => r.code).filter((code) => code !== 0 && code !== 4)).toEqual([]);
+    for (const result of results) {
+      if (result.code === 0) expect(result.stdout).toBe(`${accessToken}\n`);
+      else expect(result.stderr).toMatch(RETRYABLE_MESSAGE);
+    }
+    const late = await thin(["token", REF], { server: broker.server });
+    expect(late.code).toBe(4);
+    expect(late.stderr).toContain("the socket does not exist");
+    expect(await stored(account.home)).toMatchObject({ accessToken });
   });
 
   it("a broker that was never started - should be exit 4 naming the missing socket", async () => {
