@@ -346,12 +346,13 @@ export const makeBroker = (options: BrokerOptions = {}) =>
       status: (caller, ref) =>
         answer(
           Effect.gen(function* () {
-            const rows = yield* statusRows(ref);
+            // A named account is checked before anything about it is read: a limited client learns nothing of others.
+            const named =
+              ref === undefined
+                ? undefined
+                : accountKey(yield* permitted(caller, yield* resolveAccount(env.home, ref)));
+            const rows = yield* statusRows(named);
             const allowed = rows.filter((row) => ClientRegistry.allows(caller, accountFromKey(row.account)));
-            const [named] = rows;
-            if (ref !== undefined && named !== undefined && allowed.length === 0) {
-              return yield* Effect.fail(forbidden(caller, named.account));
-            }
             return { version: 1 as const, accounts: allowed };
           }),
         ),
