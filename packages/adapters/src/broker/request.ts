@@ -166,7 +166,6 @@ export const askBroker = async <A>(
         });
         response.on("end", () => finish({ response, text: Buffer.concat(chunks).toString("utf8") }));
         response.on("error", (error) => finish({ error }));
-        response.on("aborted", () => finish({ error: Object.assign(new Error("aborted"), { code: "ECONNRESET" }) }));
       });
     } catch (error) {
       finish({ error });

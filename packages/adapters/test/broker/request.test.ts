@@ -1,8 +1,8 @@
 /**
  * One request to a broker (askBroker) against a small local HTTP server on a unix socket: a 200 decoded, an error
  * document turned into its problem (with Retry-After), a proxy's page classed by status, an unreadable 200, a socket
- * nobody listens on, a broker that accepts and never answers (bounded by the answer timeout), and a client token that
- * could corrupt the request. No message ever holds the client token.
+ * nobody listens on, a broker that dies mid-answer, a broker that accepts and never answers or stalls mid-answer
+ * (bounded by the answer timeout), and a client token that could corrupt the request. No message ever holds the client token.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -32,6 +32,14 @@ const routes: Record<string, (response: ServerResponse) => void> = {
   },
   "/garbled": (response) => response.end("{not json"),
   "/silent": () => undefined,
+  "/dies": (response) => {
+    response.writeHead(200, { "content-type": "application/json" });
+    response.write('{"value":', () => response.socket?.destroy());
+  },
+  "/stalled": (response) => {
+    response.writeHead(200, { "content-type": "application/json" });
+    response.write('{"value":');
+  },
 };
 
 beforeAll(async () => {
@@ -80,6 +88,14 @@ describe("askBroker", () => {
     expect(answer).toMatchObject({
       problem: { class: "unreachable", message: expect.stringContaining("the socket does not exist") },
     });
+  });
+
+  it("askBroker - should report a broker that goes away in the middle of its answer, at once", async () => {
+    const startedAt = performance.now();
+    expect(await askBroker(connection(), "/dies", decodeValue)).toMatchObject({
+      problem: { class: "unreachable", message: expect.stringContaining("closed the connection before answering") },
+    });
+    expect(performance.now() - startedAt).toBeLessThan(400);
   });
 
   it("askBroker - should give up on a broker that never answers within the answer timeout", async () => {
