@@ -1,12 +1,14 @@
 /**
- * One GET to a broker, with Node's own HTTP client and nothing else (the `baton token` fast path uses it before any
- * of baton's machinery is loaded; `@baton/adapters/broker-request`): a unix socket or TCP (TLS for https; Node's HTTP
- * modules are loaded at the first request, not with this module), the client token as a bearer credential, and bounds on every wait — a broker that is down, unreachable or
+ * One GET to a broker with nothing but Node (the `baton token` fast path uses it before any of baton's machinery is
+ * loaded; `@baton/adapters/broker-request`): on a unix socket, one exchange written by hand (unix-exchange.ts); over
+ * TCP, or with a kept-alive agent, Node's HTTP client (TLS for https; loaded at the first request, not with this
+ * module); the client token as a bearer credential, and bounds on every wait — a broker that is down, unreachable or
  * stuck is a retryable problem within seconds, never a hang. Every answer becomes the decoded value or a
  * {@link BrokerProblem} with a message that names the broker's address and never the client token.
  */
 import type { Agent, ClientRequest, IncomingMessage, RequestOptions } from "node:http";
 import type { BrokerAddress } from "./address.ts";
+import { exchangeOverUnixSocket } from "./unix-exchange.ts";
 import { type BrokerProblem, decodeProblem } from "./wire.ts";
 
 export { type BrokerAddress, parseBrokerAddress } from "./address.ts";
@@ -108,6 +110,91 @@ const hostHeader = (address: BrokerAddress): string =>
     ? "localhost"
     : `${address.host.includes(":") ? `[${address.host}]` : address.host}:${address.port}`;
 
+/** What came back: an answer (status, Retry-After, body text), or why none did. */
+type Outcome =
+  | { readonly status: number; readonly retryAfter: string | undefined; readonly text: string }
+  | { readonly error: unknown };
+
+/** The exchange through Node's HTTP client (TCP, TLS, or a kept-alive agent). */
+const viaNodeHttp = (
+  connection: BrokerConnection,
+  path: string,
+  headers: Readonly<Record<string, string>>,
+  timeouts: BrokerTimeouts,
+): Promise<Outcome> =>
+  new Promise((resolve) => {
+    const { address } = connection;
+    const options: RequestOptions = {
+      method: "GET",
+      path,
+      headers,
+      agent: connection.agent ?? false,
+      ...(address.kind === "unix" ? { socketPath: address.path } : { host: address.host, port: address.port }),
+    };
+    let settled = false;
+    let answerTimer: NodeJS.Timeout | undefined;
+    const finish = (value: Outcome) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(answerTimer);
+      resolve(value);
+    };
+    let req: ClientRequest;
+    try {
+      req = requestFunction(address)(options, (response: IncomingMessage) => {
+        const chunks: Array<Buffer> = [];
+        let size = 0;
+        response.on("data", (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > MAX_ANSWER_BYTES) response.destroy(new Error("answer too large"));
+          else chunks.push(chunk);
+        });
+        response.on("end", () => {
+          const retryAfter = response.headers["retry-after"];
+          finish({
+            status: response.statusCode ?? 0,
+            retryAfter: typeof retryAfter === "string" ? retryAfter : undefined,
+            text: Buffer.concat(chunks).toString("utf8"),
+          });
+        });
+        response.on("error", (error) => finish({ error }));
+      });
+    } catch (error) {
+      finish({ error });
+      return;
+    }
+    answerTimer = setTimeout(() => req.destroy(new Timeout("answer")), timeouts.answerMs);
+    req.on("socket", (socket) => {
+      if (!socket.connecting) return;
+      const connectTimer = setTimeout(() => req.destroy(new Timeout("connect")), timeouts.connectMs);
+      socket.once("connect", () => clearTimeout(connectTimer));
+      socket.once("close", () => clearTimeout(connectTimer));
+    });
+    req.on("error", (error) => finish({ error }));
+    req.end();
+  });
+
+/** The exchange written by hand on a unix socket (one request per connection: unix-exchange.ts says why). */
+const viaUnixSocket = async (
+  socketPath: string,
+  path: string,
+  headers: Readonly<Record<string, string>>,
+  timeouts: BrokerTimeouts,
+): Promise<Outcome> => {
+  const lines = Object.entries({ ...headers, connection: "close" }).map(([name, value]) => `${name}: ${value}\r\n`);
+  try {
+    const answer = await exchangeOverUnixSocket(
+      socketPath,
+      `GET ${path} HTTP/1.1\r\n${lines.join("")}\r\n`,
+      { ...timeouts, maxBytes: MAX_ANSWER_BYTES },
+      (stage) => new Timeout(stage),
+    );
+    return { status: answer.status, retryAfter: answer.headers.get("retry-after"), text: answer.body };
+  } catch (error) {
+    return { error };
+  }
+};
+
 /** GETs `path` from the broker and decodes a 200 answer's JSON with `decode`. Never rejects. */
 export const askBroker = async <A>(
   connection: BrokerConnection,
@@ -133,54 +220,10 @@ export const askBroker = async <A>(
     "user-agent": "baton",
   };
   if (token !== undefined) headers.authorization = `Bearer ${token}`;
-  const options: RequestOptions = {
-    method: "GET",
-    path,
-    headers,
-    agent: connection.agent ?? false,
-    ...(address.kind === "unix" ? { socketPath: address.path } : { host: address.host, port: address.port }),
-  };
-  const request = requestFunction(address);
-  const outcome = await new Promise<
-    { readonly response: IncomingMessage; readonly text: string } | { readonly error: unknown }
-  >((resolve) => {
-    let settled = false;
-    let answerTimer: NodeJS.Timeout | undefined;
-    const finish = (
-      value: { readonly response: IncomingMessage; readonly text: string } | { readonly error: unknown },
-    ) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(answerTimer);
-      resolve(value);
-    };
-    let req: ClientRequest;
-    try {
-      req = request(options, (response) => {
-        const chunks: Array<Buffer> = [];
-        let size = 0;
-        response.on("data", (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > MAX_ANSWER_BYTES) response.destroy(new Error("answer too large"));
-          else chunks.push(chunk);
-        });
-        response.on("end", () => finish({ response, text: Buffer.concat(chunks).toString("utf8") }));
-        response.on("error", (error) => finish({ error }));
-      });
-    } catch (error) {
-      finish({ error });
-      return;
-    }
-    answerTimer = setTimeout(() => req.destroy(new Timeout("answer")), timeouts.answerMs);
-    req.on("socket", (socket) => {
-      if (!socket.connecting) return;
-      const connectTimer = setTimeout(() => req.destroy(new Timeout("connect")), timeouts.connectMs);
-      socket.once("connect", () => clearTimeout(connectTimer));
-      socket.once("close", () => clearTimeout(connectTimer));
-    });
-    req.on("error", (error) => finish({ error }));
-    req.end();
-  });
+  const outcome =
+    address.kind === "unix" && connection.agent === undefined
+      ? await viaUnixSocket(address.path, path, headers, timeouts)
+      : await viaNodeHttp(connection, path, headers, timeouts);
   if ("error" in outcome) {
     const { error } = outcome;
     if (error instanceof Timeout) {
@@ -196,17 +239,15 @@ export const askBroker = async <A>(
     }
     return { problem: transportProblem(where, errorCode(error)) };
   }
-  const { response, text } = outcome;
   let body: unknown;
   try {
-    body = text === "" ? undefined : JSON.parse(text);
+    body = outcome.text === "" ? undefined : JSON.parse(outcome.text);
   } catch {
     body = undefined;
   }
-  const status = response.statusCode ?? 0;
-  if (status !== 200) {
-    const problem = decodeProblem(status, body, where);
-    const retryAfter = Number(response.headers["retry-after"]);
+  if (outcome.status !== 200) {
+    const problem = decodeProblem(outcome.status, body, where);
+    const retryAfter = Number(outcome.retryAfter);
     return {
       problem:
         problem.retryAfterMs === undefined && Number.isFinite(retryAfter) && retryAfter > 0

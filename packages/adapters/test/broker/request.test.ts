@@ -1,11 +1,12 @@
 /**
- * One request to a broker (askBroker) against a small local HTTP server on a unix socket: a 200 decoded, an error
- * document turned into its problem (with Retry-After), a proxy's page classed by status, an unreadable 200, a socket
- * nobody listens on, a broker that dies mid-answer, a broker that accepts and never answers or stalls mid-answer
- * (bounded by the answer timeout), and a client token that could corrupt the request. No message ever holds the client token.
+ * One request to a broker (askBroker) against a small local HTTP server on a unix socket, written by hand and through
+ * Node's client with a kept-alive agent: a 200 decoded, an error document turned into its problem (with Retry-After),
+ * a proxy's page classed by status, an unreadable 200, a socket nobody listens on, a broker that dies mid-answer, a
+ * broker that accepts and never answers or stalls mid-answer (bounded by the answer timeout), and a client token that
+ * could corrupt the request. No message ever holds the client token.
  */
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { Agent, createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -69,6 +70,19 @@ describe("askBroker", () => {
   it("askBroker - should decode a 200 and send the client token as a bearer credential", async () => {
     expect(await askBroker(connection("baton_abc"), "/ok", decodeValue)).toEqual({ ok: 42 });
     expect(seen.at(-1)?.headers.authorization).toBe("Bearer baton_abc");
+  });
+
+  it("askBroker - should answer the same through Node's client, with a kept-alive agent", async () => {
+    const agent = new Agent({ keepAlive: true });
+    try {
+      const kept = { ...connection("baton_abc"), agent };
+      expect(await askBroker(kept, "/ok", decodeValue)).toEqual({ ok: 42 });
+      expect(await askBroker(kept, "/refused", decodeValue)).toMatchObject({
+        problem: { class: "rate-limited", retryAfterMs: 7000 },
+      });
+    } finally {
+      agent.destroy();
+    }
   });
 
   it("askBroker - should turn the API's error document into its problem, with Retry-After", async () => {
