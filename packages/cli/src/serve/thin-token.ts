@@ -1,9 +1,9 @@
 /**
- * The fast path of a thin client's `baton token REF` (BATON_SERVER set): one GET to the broker with Node's own HTTP
- * client, the access token on stdout — no Effect runtime, no protocol, nothing read or written on this machine — so
- * that it costs about what starting Node does (SPEC §7). It answers every outcome itself, with the exit code and the
- * message the full CLI would give (the classes of the broker's API, @baton/adapters/broker-request), except a
- * BATON_SERVER that is not an address and a debugging run (BATON_DEBUG=1): those go to the full CLI.
+ * The fast path of a thin client's `baton token REF` (BATON_SERVER set): one GET to the broker with nothing but Node,
+ * the access token on stdout — no Effect runtime, no protocol, nothing read or written on this machine — so that it
+ * costs about what starting Node does (SPEC §7). It answers every outcome itself, with the exit code and the message
+ * the full CLI would give (the classes of the broker's API, @baton/adapters/broker-request), except a BATON_SERVER
+ * that is not an address and a debugging run (BATON_DEBUG=1): those go to the full CLI.
  */
 import { askBroker, decodeHandOut, ERROR_CLASSES, parseBrokerAddress, tokenPath } from "@baton/adapters/broker-request";
 
