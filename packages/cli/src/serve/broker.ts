@@ -283,6 +283,7 @@ export const makeBroker = (options: BrokerOptions = {}) =>
         );
         const now = yield* Clock.currentTimeMillis;
         const key = accountKey(account);
+        const accessFp = fingerprint(credentials.accessToken);
         yield* EventStore.use((events) =>
           events.note(account, {
             v: 1,
@@ -292,12 +293,12 @@ export const makeBroker = (options: BrokerOptions = {}) =>
             at: now,
             client: caller.name,
             generation: credentials.generation,
-            accessFp: fingerprint(credentials.accessToken),
+            accessFp,
             expiresAt: credentials.expiresAt,
           }),
         );
         yield* Effect.logDebug(
-          `${key}: lent generation ${credentials.generation} (access ${fingerprint(credentials.accessToken)}) to ${caller.name}`,
+          `${key}: lent generation ${credentials.generation} (access ${accessFp}) to ${caller.name}`,
         );
         yield* serving(account);
         return {
