@@ -1,7 +1,7 @@
 /**
  * The broker dying or stopping under its clients (issue #16, "Security and faults"): SIGKILL and SIGTERM during a herd
  * of thin clients, SIGKILL during a refresh (before the refresh token was sent, and after the answer was stored),
- * SIGTERM during a refresh, and a broker that is not there at all. Clients exit 0 with the right token or 4 with a clear message —
+ * SIGTERM during a refresh, a refresh that hangs (clients told to retry after 20 s), and a broker that is not there. Clients exit 0 with the right token or 4 with a clear message —
  * within seconds, never 1 or a hang; the stored credentials are never blanked; the next broker adopts what the store
  * holds, and the authorization server sees one refresh per rotation (no reuse).
  */
@@ -176,6 +176,13 @@ describe("the broker killed or stopped during a refresh", () => {
     const before = await stored(account.home);
     const seen = await refreshesDuring(async () => {
       const broker = await brokerStoppingAt("presenting:hang");
+      // Its token is due now and its refresh hangs: a client is told to retry after 20 s, not kept waiting.
+      await sleep(Number((await readSecretRecord(account.home)).expiresAt) - 900 - Date.now());
+      const startedAt = performance.now();
+      const waiting = await thin(["token", REF], { server: broker.server });
+      expect(waiting.code).toBe(4);
+      expect(waiting.stderr).toContain("the broker is still refreshing after 20 s; try again");
+      expect(performance.now() - startedAt).toBeLessThan(25_000);
       broker.child.kill("SIGKILL");
       await broker.done;
       expect(await stored(account.home)).toEqual(before);

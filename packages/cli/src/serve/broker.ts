@@ -78,10 +78,6 @@ export interface Broker {
 }
 
 export interface BrokerOptions {
-  /** Refresh when less than this remains (default: the protocol's, 5 minutes, adapted to short lifetimes). */
-  readonly thresholdMs?: number;
-  /** How long a client waits for an answer before it is told to retry (a refresh that takes longer goes on). */
-  readonly answerWithinMs?: number;
   /**
    * Told each problem worth logging (no secrets in them): a background refresh that failed (`about`: the account), or
    * a request that failed unexpectedly (a bug).
@@ -157,15 +153,15 @@ export const makeBroker = (options: BrokerOptions = {}) =>
     const tokens = yield* Tokens.Tokens;
     const host = yield* HostIdentity;
     const defaults = RefreshSettings.defaultValue();
-    const thresholdMs = options.thresholdMs ?? defaults.thresholdMs;
-    const settings = { ...defaults, thresholdMs, persistRetryMs: Number.POSITIVE_INFINITY };
-    const answerWithinMs = options.answerWithinMs ?? ANSWER_WITHIN_MS;
+    const { thresholdMs } = defaults;
+    // A long-running host keeps a rotation it could not store for as long as it lives (a CLI process: 10 minutes).
+    const settings = { ...defaults, persistRetryMs: Number.POSITIVE_INFINITY };
     const report = options.onProblem ?? (() => undefined);
 
     const runExit = <A, E>(effect: Effect.Effect<A, E, AppServices>) =>
       Effect.runPromiseExitWith(context)(Effect.provideService(effect, RefreshSettings, settings));
 
-    /** The answer of `effect`, or the problem it failed with; a client waits at most `answerWithinMs`. */
+    /** The answer of `effect`, or the problem it failed with; a client waits at most ANSWER_WITHIN_MS. */
     const answer = async <A, E>(effect: Effect.Effect<A, E, AppServices>): Promise<Outcome<A>> => {
       const settled = runExit(effect).then((exit): Outcome<A> => {
         if (Exit.isSuccess(exit)) return { ok: exit.value };
@@ -183,11 +179,11 @@ export const makeBroker = (options: BrokerOptions = {}) =>
               problem: {
                 class: "retryable",
                 reason: "lock-timeout",
-                message: `the broker is still refreshing after ${answerWithinMs / 1000} s; try again`,
+                message: `the broker is still refreshing after ${ANSWER_WITHIN_MS / 1000} s; try again`,
                 retryAfterMs: 1_000,
               },
             }),
-          answerWithinMs,
+          ANSWER_WITHIN_MS,
         );
       });
       try {
