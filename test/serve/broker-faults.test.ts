@@ -232,4 +232,15 @@ describe("the broker killed or stopped during a refresh", () => {
     });
     expect(seen).toEqual({ refreshGrants: 1, reuseErrors: 0, grantsRevoked: 0 });
   });
+
+  it("SIGTERM during a background refresh with no client - should store the refresh before it exits", async () => {
+    const before = await stored(account.home);
+    const seen = await refreshesDuring(async () => {
+      const broker = await brokerStoppingAt("presenting:stall-ms:1500");
+      broker.child.kill("SIGTERM");
+      expect((await broker.done).code).toBe(143);
+      expect((await stored(account.home)).generation).toBe(before.generation + 1);
+    });
+    expect(seen).toEqual({ refreshGrants: 1, reuseErrors: 0, grantsRevoked: 0 });
+  });
 });
