@@ -70,9 +70,10 @@ it(`${CLIENTS} thin clients while a rotation is due - should all get a live toke
   try {
     const before = server.counters();
     for (const round of [1, 2]) {
-      // The broker's timer refreshes at expiry − 1.5 s − up to 0.3 s of jitter: start just before it.
+      // The broker's timer refreshes at expiry − 1.5 s (threshold) − 0.6 s (lead) − up to 0.3 s of jitter: start just
+      // before it.
       const record = await readSecretRecord(account.home);
-      await sleep(Number(record.expiresAt) - 1_500 - 400 - Date.now());
+      await sleep(Number(record.expiresAt) - 1_500 - 600 - 400 - Date.now());
       const results = await Promise.all(
         homes.map(
           (home) => startBaton(["token", REF], { home, env: { BATON_SERVER: broker.server }, timeoutMs: 60_000 }).done,

@@ -234,8 +234,9 @@ export const benchServe = async ({ steady, herd, herdServer, ref, sizes, reps, t
     const before = herdServer.counters();
     const generationBefore = (await readSecret(herd.home)).generation;
     const rounds = [];
-    // Released from just before the broker's timer (expiry − 1.5 s − up to 0.3 s jitter) to after the token is due.
-    const offsets = [-1_900, -1_700, -1_550, -1_450, -1_200];
+    // Released from just before the broker's timer (expiry − 1.5 s threshold − 0.6 s lead − up to 0.3 s jitter) to
+    // after the token is due.
+    const offsets = [-2_500, -2_300, -2_150, -1_900, -1_400];
     for (let r = 0; r < rotations; r++) {
       const secret = await readSecret(herd.home);
       const offset = offsets[r % offsets.length];

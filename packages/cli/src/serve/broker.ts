@@ -9,7 +9,8 @@
  *   caller's client token may use.
  *
  * It keeps every account it serves fresh ahead of expiry: each generation it stores or adopts arms the embedded
- * host's timer (the facade's BackgroundRefresh: expiry − threshold − jitter), which refreshes under the protocol, so
+ * host's timer (the facade's BackgroundRefresh: expiry − threshold − jitter, led by a tenth of the token's life, at
+ * most 10 s, so the refresh is done before a client finds the token due), which refreshes under the protocol, so
  * clients practically never wait for a refresh; a retryable failure of that refresh is tried again with backoff. At
  * start it reads every account's credentials (and arms their timers); an account logged in later joins at its first
  * request. It registers itself as a session of each account it serves, and, as a long-running host, keeps a rotation
@@ -84,6 +85,12 @@ export interface BrokerOptions {
    */
   readonly onProblem?: (about: string, error: unknown) => void;
 }
+
+/**
+ * How long before a token becomes due (less than the threshold left) the broker refreshes it: a refresh's round trip,
+ * with room — a tenth of the token's life, at most 10 s — so that no client finds it due and waits.
+ */
+const refreshLead = (lifetimeMs: number): number => Math.min(10_000, lifetimeMs * 0.1);
 
 /** A client waits at most this long; the thin client gives up after 30 s (broker/request.ts). */
 const ANSWER_WITHIN_MS = 20_000;
@@ -220,6 +227,7 @@ export const makeBroker = (options: BrokerOptions = {}) =>
     };
     const background = new BackgroundRefresh({
       thresholdMs,
+      leadMs: refreshLead,
       random: Math.random,
       now: Date.now,
       refresh: refreshInBackground,
