@@ -5,6 +5,7 @@
 #   postgresql-15     the server binaries under /usr/lib/postgresql/15/bin, for throwaway clusters (test/support/postgres.ts)
 #   chromium          headless Chromium at /usr/bin/chromium (test/support/browser.ts)
 #   iproute2          `ip` and `tc`, for network namespaces (test/support/netns.ts)
+#   openssl           `openssl req`, for the TLS certificate a broker test makes at run time (test/serve/)
 #   gnome-keyring, libsecret-tools, dbus   the private Secret Service of scripts/keyring/with-keyring.sh (which checks
 #                     them again on its own, so it also works alone)
 #
@@ -45,6 +46,7 @@ missing_packages() {
     [ -x /usr/lib/postgresql/15/bin/postgres ]; } || missing+=(postgresql-15)
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   { has ip && has tc; } || missing+=(iproute2)
+  has openssl || missing+=(openssl)
   has gnome-keyring-daemon || missing+=(gnome-keyring)
   has secret-tool || missing+=(libsecret-tools)
   { has dbus-run-session && has dbus-send; } || missing+=(dbus)

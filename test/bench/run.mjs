@@ -3,7 +3,7 @@
  * baton's benchmark suite (SPEC §7; method and latest figures in docs/performance.md). Not a test: nothing asserts,
  * every figure is measured in this one run and targets are judged as ratios within it.
  *
- *   node test/bench/run.mjs [--quick] [--only=herd,token,embedded,replay,status] [--profile | --no-profile]
+ *   node test/bench/run.mjs [--quick] [--only=herd,token,embedded,replay,status,serve] [--profile | --no-profile]
  *                           [--sizes=1,32] [--modes=spawned,barrier,warm] [--reps=3] [--warm-reps=7] [--no-baselines]
  *                           [--child-flags=--no-lazy]   (Node flags for baton's barrier and warm herd children)
  *
@@ -27,19 +27,20 @@ import { profileHerd, runHerdSuite } from "./lib/herd-suite.mjs";
 import { benchEmbedded, benchReplay, benchStatus, benchToken } from "./lib/micro.mjs";
 import { formatProfile } from "./lib/profile.mjs";
 import { judge, report } from "./lib/report.mjs";
+import { benchServe, judgeServe } from "./lib/serve.mjs";
 
 // ------------------------------------------------------------------------------------------------ options
 
 const argv = process.argv.slice(2);
 if (argv.includes("--help") || argv.includes("-h")) {
   process.stdout.write(
-    "usage: node test/bench/run.mjs [--quick] [--only=herd,token,embedded,replay,status] [--profile|--no-profile]\n",
+    "usage: node test/bench/run.mjs [--quick] [--only=herd,token,embedded,replay,status,serve] [--profile|--no-profile]\n",
   );
   process.exit(0);
 }
 const quick = argv.includes("--quick");
 const onlyArg = argv.find((a) => a.startsWith("--only="));
-const SECTIONS = ["herd", "token", "embedded", "replay", "status"];
+const SECTIONS = ["herd", "token", "embedded", "replay", "status", "serve"];
 const only = onlyArg === undefined ? SECTIONS : onlyArg.slice("--only=".length).split(",");
 for (const name of only) if (!SECTIONS.includes(name)) throw new Error(`unknown section ${name}`);
 const profile = argv.includes("--profile") ? true : argv.includes("--no-profile") ? false : !quick;
@@ -60,6 +61,7 @@ const config = quick
       embedded: { ms: 300, trials: 1 },
       replay: { count: 100_000, trials: 1 },
       status: { accounts: 1000, variants: [20], runs: 3, warmup: 1 },
+      serve: { sizes: [1, 64], reps: 3, tokenRuns: 10, rotations: 2 },
       timeLimitMs: 10 * 60_000,
     }
   : {
@@ -78,6 +80,7 @@ const config = quick
       embedded: { ms: 1000, trials: 3 },
       replay: { count: 100_000, trials: 3 },
       status: { accounts: 1000, variants: [1, 20], runs: 10, warmup: 1 },
+      serve: { sizes: [1, 8, 64], reps: 9, tokenRuns: 40, rotations: 5 },
       timeLimitMs: 30 * 60_000,
     };
 
@@ -172,7 +175,7 @@ const main = async () => {
   cleanups.push(() => herdServer.stop());
   const steadyServer = await startAuthorizationServer({ accessTokenTtlSeconds: 3600, latencyMs: 0 });
   cleanups.push(() => steadyServer.stop());
-  const needsSteady = only.includes("token") || only.includes("embedded");
+  const needsSteady = only.includes("token") || only.includes("embedded") || only.includes("serve");
   const steady = needsSteady ? await loggedInHome(steadyServer, "steady") : undefined;
   if (steady !== undefined) cleanups.push(steady.cleanup);
 
@@ -252,9 +255,20 @@ const main = async () => {
     });
   }
 
+  if (only.includes("serve")) {
+    noteLoad("before serve");
+    log(
+      `\n[serve] the broker: ${config.serve.sizes.join("/")} warm thin clients on a fresh token; thin baton token vs node -e 0; rotations due (${HERD_TTL_S} s tokens, ${HERD_LATENCY_MS} ms latency)`,
+    );
+    const rotating = await loggedInHome(herdServer, "serve");
+    cleanups.push(rotating.cleanup);
+    results.serve = await benchServe({ steady, herd: rotating, herdServer, ref: REF, ...config.serve, log });
+  }
+
   noteLoad("at the end");
   results.loadAverage = loads;
   results.targets = judge(results, config.herd.modes);
+  if (results.serve !== undefined) results.targets.push(...judgeServe(results.serve, fmtRatio, fmtMs));
   const herdMissed = results.targets.some((t) => t.benchmark.startsWith("herd") && !t.met);
   if (only.includes("herd") && profile && herdMissed) {
     log(`\nprofiling the herd's wake-up path (baton, barrier, N=${config.herdProfileN}) …`);

@@ -6,6 +6,7 @@
  * The local authorization server used by tests and the demo is its own package, `@baton/devserver`: an embedder
  * installing these adapters does not get oidc-provider.
  */
+export * from "./broker/index.ts";
 export * as NodeBaton from "./composition/node-baton.ts";
 export * from "./config/index.ts";
 export * from "./facade/index.ts";

@@ -1,10 +1,10 @@
 /**
  * The CLI's side of the composition root: the settings read once from the environment (BATON_HOME, BATON_STORAGE,
- * BATON_DEBUG, NO_COLOR), and the services every command runs with — those of `NodeBaton.layer`, the adapters' one
- * wiring, which the Promise facade uses too — with log lines on stderr. The demo's child processes and the tests run
- * the same wiring over their BATON_HOME.
+ * BATON_DEBUG, NO_COLOR, and BATON_SERVER with BATON_SERVER_TOKEN for a thin client of a broker), and the services
+ * every command runs with — those of `NodeBaton.layer`, the adapters' one wiring, which the Promise facade uses too —
+ * with log lines on stderr. The demo's child processes and the tests run the same wiring over their BATON_HOME.
  */
-import { NodeBaton, resolveHome } from "@baton/adapters";
+import { type BrokerRequest, connectionFromSettings, NodeBaton, resolveHome } from "@baton/adapters";
 import { InvalidInput } from "@baton/core";
 import { Context, Effect, Layer, References } from "effect";
 import { logLine } from "./log-line.ts";
@@ -17,6 +17,8 @@ export class CliEnvironment extends Context.Service<
     readonly debug: boolean;
     readonly color: boolean;
     readonly storage: NodeBaton.SecretStorage;
+    /** The broker this process borrows its tokens from (BATON_SERVER), if any: a thin client. */
+    readonly server: BrokerRequest.BrokerConnection | undefined;
   }
 >()("@baton/cli/CliEnvironment") {}
 
@@ -25,6 +27,7 @@ export const environmentFromProcess = () => ({
   debug: process.env.BATON_DEBUG === "1",
   color: process.stdout.isTTY === true && process.env.NO_COLOR === undefined,
   storage: NodeBaton.storageFromEnvironment(process.env.BATON_STORAGE),
+  server: connectionFromSettings(process.env.BATON_SERVER, process.env.BATON_SERVER_TOKEN),
 });
 
 type Environment = ReturnType<typeof environmentFromProcess>;
@@ -47,19 +50,27 @@ const stderrLogger = NodeBaton.lineLogger((line) =>
   process.stderr.write(logLine(line.level, line.text, line.debugging ? line.date : undefined)),
 );
 
-/** The services of the commands; an invalid BATON_STORAGE fails them (exit 2) but not `--help`. */
+/**
+ * The services of the commands: over BATON_HOME, or over the broker BATON_SERVER names. An invalid BATON_STORAGE or
+ * BATON_SERVER fails them (exit 2) but not `--help`.
+ */
 export const appLayer = (
   environment: Environment,
   extension: Extension = Layer.empty,
 ): Layer.Layer<AppServices, InvalidInput> =>
   Layer.unwrap(
     Effect.suspend(() => {
-      const { storage } = environment;
+      const { storage, server } = environment;
       if (storage instanceof InvalidInput) return Effect.fail(storage);
-      const env = { ...environment, storage };
+      if (server instanceof InvalidInput) return Effect.fail(server);
+      const env = { ...environment, storage, server };
+      const backend: NodeBaton.Backend =
+        server === undefined
+          ? { kind: "home", home: env.home, secrets: storage }
+          : { kind: "broker", connection: server };
       return Effect.succeed(
         Layer.mergeAll(
-          NodeBaton.layer({ backend: { kind: "home", home: env.home, secrets: storage }, logger: stderrLogger }),
+          NodeBaton.layer({ backend, logger: stderrLogger }),
           Layer.succeed(CliEnvironment)(env),
           extension,
         ),

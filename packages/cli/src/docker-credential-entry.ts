@@ -11,14 +11,16 @@
  * - `store`, `erase`: docker's login and logout; baton keeps its own credentials, so the input is read and dropped.
  * - `version`: one line.
  * Any failure: exit 1 with the message on stdout (docker shows it) and on stderr.
+ * A thin client (BATON_SERVER) answers `get` and `list` from the broker's host mappings (serve/thin-helpers.ts).
  */
-import { CredentialHosts } from "@baton/adapters";
+import { BrokerClient, CredentialHosts } from "@baton/adapters";
 import { Tokens } from "@baton/core";
 import { Effect, Exit } from "effect";
 import { CliEnvironment, provideApp } from "./composition.ts";
 import { messageOf } from "./exit-codes.ts";
 import { exitCodeAfter } from "./exit-report.ts";
 import { helperTarget } from "./helper-target.ts";
+import { thinHelperAnswer } from "./serve/thin-helpers.ts";
 import { readStdinText } from "./stdin.ts";
 import { CREDENTIALS_NOT_FOUND, formatDockerCredential, formatDockerList } from "./wire/docker-credential.ts";
 
@@ -31,6 +33,13 @@ class NotFoundAnswer {
 const get = Effect.gen(function* () {
   const server = (yield* readStdinText()).trim();
   const env = yield* CliEnvironment;
+  if (env.server !== undefined) {
+    const named = { account: undefined, username: undefined };
+    const answer = server === "" ? undefined : yield* thinHelperAnswer(env.server, "docker", server, named);
+    if (answer === undefined) return yield* Effect.fail(new NotFoundAnswer());
+    const thin = formatDockerCredential({ ServerURL: server, Username: answer.username, Secret: answer.token });
+    return yield* Effect.sync(() => process.stdout.write(thin));
+  }
   const target =
     server === ""
       ? undefined
@@ -47,6 +56,10 @@ const get = Effect.gen(function* () {
 
 const list = Effect.gen(function* () {
   const env = yield* CliEnvironment;
+  if (env.server !== undefined) {
+    const mapped = yield* BrokerClient.hosts(env.server, "docker");
+    return yield* Effect.sync(() => process.stdout.write(formatDockerList(mapped)));
+  }
   const entries: Array<{ host: string; username: string }> = [];
   for (const entry of yield* CredentialHosts.listCredentialHosts(env.home, "docker")) {
     // A mapping whose provider is gone, or has no default account yet, is left out rather than failing the list.

@@ -1,19 +1,28 @@
 /**
  * Where every `baton` run starts (bin.ts is the executable). A fresh `baton token REF` is answered by the fast path
- * without loading the rest of baton; the other simplest forms (lean-invocation.ts) run on the lean entry, without
+ * without loading the rest of baton — from the local store, or for a thin client (BATON_SERVER) by one request to the
+ * broker (serve/thin-token.ts); the other simplest forms (lean-invocation.ts) run on the lean entry, without
  * effect/cli; everything else loads the full CLI (main.ts). Node's on-disk compile cache is enabled for the larger
- * bundles. `extension` adds services for the commands (composition.ts; the fast path runs no command and needs
+ * bundles. `extension` adds services for the commands (composition.ts; the fast paths run no command and need
  * none); the executable passes none.
  */
 import * as nodeModule from "node:module";
 import type { Extension } from "./composition.ts";
 import { tryFastToken } from "./fast-token.ts";
 import { leanInvocation } from "./lean-invocation.ts";
+import { thinToken } from "./serve/thin-token.ts";
 
 /** Runs `baton ARGS` and sets the process's exit code. */
 export const launch = async (args: ReadonlyArray<string>, extension?: Extension): Promise<void> => {
   const lean = leanInvocation(args);
-  if (lean?.command === "token" && tryFastToken(lean.ref)) return;
+  if (lean?.command === "token") {
+    const thin = await thinToken(lean.ref);
+    if (thin !== undefined) {
+      process.exitCode = thin;
+      return;
+    }
+    if (process.env.BATON_SERVER === undefined && tryFastToken(lean.ref)) return;
+  }
   // A namespace import: Node releases without the compile cache lack the export, and must still start.
   nodeModule.enableCompileCache?.();
   process.exitCode =

@@ -27,12 +27,14 @@ import { providerCommand } from "./commands/provider.ts";
 import { rebuildCommand } from "./commands/rebuild.ts";
 import { refreshCommand } from "./commands/refresh.ts";
 import { replayCommand } from "./commands/replay.ts";
+import { serveCommand } from "./commands/serve.ts";
 import { statusCommand } from "./commands/status.ts";
 import { tokenCommand } from "./commands/token.ts";
 import { useCommand } from "./commands/use.ts";
 import { appLayer, type Extension, environmentFromProcess, withLogLevel } from "./composition.ts";
 import { EXIT } from "./exit-codes.ts";
 import { exitCodeAfter } from "./exit-report.ts";
+import { thinRefusal } from "./serve/thin-commands.ts";
 import { exitCodeOfRun, runInterruptibly } from "./signals.ts";
 
 const VERSION = packageJson.version;
@@ -57,6 +59,7 @@ const commands = [
   hostCommand,
   gitCredentialCommand,
   kubectlCredentialCommand,
+  serveCommand,
 ] as const;
 
 const describeBaton = Command.withDescription(
@@ -122,6 +125,18 @@ const builtIns = CliConfig.layer({ builtIns: GlobalFlag.BuiltIns.filter((flag) =
 
 /** Runs `args`; resolves to the process exit code. */
 export const run = async (args: ReadonlyArray<string>, extension?: Extension): Promise<number> => {
+  const { server } = environment;
+  if (server !== undefined && !(server instanceof InvalidInput)) {
+    const refusal = thinRefusal(
+      args,
+      commands.map((command) => command.name),
+      server.address.display,
+    );
+    if (refusal !== undefined) {
+      process.stderr.write(`baton: ${refusal}\n`);
+      return EXIT.usage;
+    }
+  }
   const program = Command.runWith(baton(extension), { version: VERSION })(args);
   const run = await runInterruptibly(
     program.pipe(

@@ -1,10 +1,12 @@
 /**
  * Turning what the user typed into an account: `PROVIDER:ACCOUNT` as is, a bare `PROVIDER` through the provider's
- * default account (set by the first login or `baton use`), failing with a usage error that says what to type.
+ * default account (set by the first login or `baton use`), failing with a usage error that says what to type. A thin
+ * client (BATON_SERVER) asks the broker, whose registry holds the providers and their defaults.
  */
-import { ProviderRegistry } from "@baton/adapters";
+import { BrokerClient, ProviderRegistry } from "@baton/adapters";
 import { type AccountRef, InvalidInput, parseAccountInput } from "@baton/core";
 import { Effect } from "effect";
+import { CliEnvironment } from "./composition.ts";
 
 export const parseRef = (input: string) =>
   parseAccountInput(input).pipe(Effect.mapError((e) => new InvalidInput({ reason: "argument", message: e.message })));
@@ -14,6 +16,8 @@ export const resolveAccount = (home: string, input: string) =>
     const parsed = yield* parseRef(input);
     if (parsed.account !== undefined)
       return { provider: parsed.provider, account: parsed.account } satisfies AccountRef;
+    const { server } = yield* CliEnvironment;
+    if (server !== undefined) return yield* BrokerClient.resolveAccount(server, parsed.provider);
     const fallback = yield* ProviderRegistry.defaultAccount(home, parsed.provider);
     if (fallback === undefined) {
       return yield* new InvalidInput({
@@ -24,10 +28,10 @@ export const resolveAccount = (home: string, input: string) =>
     return { provider: parsed.provider, account: fallback } satisfies AccountRef;
   });
 
-/** Like {@link resolveAccount}, and the provider must be registered (exit 5 otherwise). */
+/** Like {@link resolveAccount}, and the provider must be registered (exit 5 otherwise; a broker checks its own). */
 export const resolveKnownAccount = (home: string, input: string) =>
   Effect.gen(function* () {
     const account = yield* resolveAccount(home, input);
-    yield* ProviderRegistry.getProvider(home, account.provider);
+    if ((yield* CliEnvironment).server === undefined) yield* ProviderRegistry.getProvider(home, account.provider);
     return account;
   });

@@ -2,9 +2,10 @@
  * What `baton status` shows, apart from parsing its options: the table and the `--json` document (docs/cli.md; never
  * a secret) — per account the core's status, plus whether it is its provider's default account and how many active
  * sessions (`baton exec`, embedded hosts) use it. Used by commands/status.ts and, without loading effect/cli, by
- * lean-entry.ts. `status REF` of an account with neither credentials nor history is `NotFound` (exit 5).
+ * lean-entry.ts. `status REF` of an account with neither credentials nor history is `NotFound` (exit 5). A thin
+ * client (BATON_SERVER) shows what its broker answers.
  */
-import { ProviderRegistry } from "@baton/adapters";
+import { BrokerClient, ProviderRegistry } from "@baton/adapters";
 import { type AccountStatus, accountStatus, allAccounts, NotFound, Sessions } from "@baton/core";
 import { Clock, Effect } from "effect";
 import { CliEnvironment } from "./composition.ts";
@@ -63,8 +64,11 @@ export const renderStatusTable = (statuses: ReadonlyArray<StatusRow>, now: numbe
   return [rows, ...legend, ...notes].join("\n");
 };
 
-/** The behaviour of `baton status [REF] [--json]`, apart from parsing (also run by lean-entry.ts). */
-export const showStatus = (ref: string | undefined, json: boolean) =>
+/**
+ * The rows of `baton status [REF]` from this process's stores: per account the core's status, whether it is the
+ * default, and its active sessions (also what a broker answers its thin clients, serve/broker.ts).
+ */
+export const statusRows = (ref: string | undefined) =>
   Effect.gen(function* () {
     const env = yield* CliEnvironment;
     const accounts = ref !== undefined ? [yield* resolveKnownAccount(env.home, ref)] : yield* allAccounts;
@@ -82,13 +86,24 @@ export const showStatus = (ref: string | undefined, json: boolean) =>
     for (const session of yield* (yield* Sessions).active()) {
       sessions.set(session.account, (sessions.get(session.account) ?? 0) + 1);
     }
-    const rows: ReadonlyArray<StatusRow> = statuses.map((status) => {
+    return statuses.map((status): StatusRow => {
       const [provider, name] = [
         status.account.slice(0, status.account.indexOf(":")),
         status.account.slice(status.account.indexOf(":") + 1),
       ];
       return { ...status, default: defaults[provider] === name, sessions: sessions.get(status.account) ?? 0 };
     });
+  });
+
+/**
+ * The behaviour of `baton status [REF] [--json]`, apart from parsing (also run by lean-entry.ts). A thin client shows
+ * the broker's accounts (those its client token may use).
+ */
+export const showStatus = (ref: string | undefined, json: boolean) =>
+  Effect.gen(function* () {
+    const env = yield* CliEnvironment;
+    const rows: ReadonlyArray<StatusRow> =
+      env.server === undefined ? yield* statusRows(ref) : yield* BrokerClient.status(env.server, ref);
     const now = yield* Clock.currentTimeMillis;
     const text = json
       ? JSON.stringify({ version: 1, accounts: rows }, null, 2)

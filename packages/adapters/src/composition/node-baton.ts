@@ -18,6 +18,8 @@ import {
   Tokens,
 } from "@baton/core";
 import { Layer, Logger, LogLevel, References } from "effect";
+import { BrokerTokens, ThinPorts } from "../broker/index.ts";
+import type { BrokerConnection } from "../broker/request.ts";
 import { ProviderRegistry } from "../config/index.ts";
 import { FileClaimStore, FileEventStore, FileLock, FileSecretStore, NodeHostIdentity } from "../file/index.ts";
 import { KeychainSecretStore } from "../keychain/index.ts";
@@ -28,11 +30,14 @@ import * as FileSessions from "../sessions/file-sessions.ts";
 export type SecretStorage = "keychain" | "file";
 
 /**
- * Where accounts live. One kind today, `home`: BATON_HOME on this machine holds the events, claims, lock, sessions and
- * the provider registry in files, and the secrets go to the OS keychain or to files. A store shared by many machines
- * and a broker client join this union as further kinds, wired in {@link layer} like this one.
+ * Where accounts live. `home`: BATON_HOME on this machine holds the events, claims, lock, sessions and the provider
+ * registry in files, and the secrets go to the OS keychain or to files. `broker`: a broker (`baton serve`) holds the
+ * accounts and lends this process access tokens (BATON_SERVER; nothing is kept or written here). A store shared by
+ * many machines joins this union as a further kind, wired in {@link layer} like these.
  */
-export type Backend = { readonly kind: "home"; readonly home: string; readonly secrets: SecretStorage };
+export type Backend =
+  | { readonly kind: "home"; readonly home: string; readonly secrets: SecretStorage }
+  | { readonly kind: "broker"; readonly connection: BrokerConnection };
 
 export interface Options {
   readonly backend: Backend;
@@ -69,7 +74,7 @@ export const storageFromEnvironment = (value: string | undefined): SecretStorage
       : new InvalidInput({ reason: "argument", message: `BATON_STORAGE must be "keychain" or "file", not "${value}"` });
 
 /** The ports of a BATON_HOME on this machine. */
-const homePorts = (backend: Backend) =>
+const homePorts = (backend: Extract<Backend, { readonly kind: "home" }>) =>
   Layer.mergeAll(
     backend.secrets === "file" ? FileSecretStore.layer({ home: backend.home }) : KeychainSecretStore.layer(),
     FileEventStore.layer({ home: backend.home }),
@@ -82,7 +87,11 @@ const homePorts = (backend: Backend) =>
 
 /** The protocol and its ports over `options.backend`, with the caller's logger (also while the layer is built). */
 export const layer = (options: Options): Layer.Layer<Services> => {
-  const services = Layer.fresh(Tokens.layer).pipe(Layer.provideMerge(homePorts(options.backend)));
+  const { backend } = options;
+  const services =
+    backend.kind === "broker"
+      ? Layer.merge(BrokerTokens.layer(backend.connection), ThinPorts.layer())
+      : Layer.fresh(Tokens.layer).pipe(Layer.provideMerge(homePorts(backend)));
   if (options.logger === undefined) return services;
   const level = options.minimumLogLevel;
   const logging = Layer.mergeAll(

@@ -9,6 +9,12 @@ import { backgroundRefreshAt, effectiveThreshold } from "@baton/core";
 
 export interface BackgroundRefreshOptions {
   readonly thresholdMs: number;
+  /**
+   * How long before the threshold to refresh, for a token living `lifetimeMs` (default: not before). A host that
+   * refreshes for others (a broker) leads by about a round trip, so the refresh is done before anyone asking sees the
+   * token as due.
+   */
+  readonly leadMs?: (lifetimeMs: number) => number;
   readonly random: () => number;
   readonly now: () => number;
   readonly refresh: (account: string) => Promise<unknown>;
@@ -26,7 +32,8 @@ export class BackgroundRefresh {
     if (this.closed) return;
     this.cancel(account);
     const { now, random, thresholdMs } = this.options;
-    const due = backgroundRefreshAt(token, now(), random(), thresholdMs);
+    const lead = this.options.leadMs?.(token.expiresAt - token.obtainedAt) ?? 0;
+    const due = Math.max(now(), backgroundRefreshAt(token, now(), random(), thresholdMs) - lead);
     const jitterMs = effectiveThreshold(token.expiresAt - token.obtainedAt, thresholdMs) * 0.2;
     const timer = setTimeout(
       () => {

@@ -4,6 +4,9 @@
  * the background. `accessToken(ref)` answers from memory while the token is fresh (no I/O, no Effect runtime on that
  * path) and otherwise runs the cross-process refresh protocol, cooperating with CLI processes on the same store.
  */
+
+import { Agent as HttpAgent } from "node:http";
+import { Agent as HttpsAgent } from "node:https";
 import {
   type AccountRef,
   type AccountStatus,
@@ -24,6 +27,9 @@ import {
   Tokens,
 } from "@baton/core";
 import { Effect, Exit, Fiber, ManagedRuntime, PubSub, Scope } from "effect";
+import * as BrokerClient from "../broker/client.ts";
+import { connectionFromSettings } from "../broker/index.ts";
+import type { BrokerConnection } from "../broker/request.ts";
 import * as NodeBaton from "../composition/node-baton.ts";
 import { ProviderRegistry } from "../config/index.ts";
 import { FileLock, resolveHome } from "../file/index.ts";
@@ -49,6 +55,13 @@ export interface CreateBatonOptions {
    * store problem) — with its level; no secrets in them. Without it, Effect's default logger prints `info` and above.
    */
   readonly logger?: (level: string, message: string) => void;
+  /**
+   * A broker to borrow tokens from instead of a store here: `unix:PATH` or `https://HOST:PORT` (default:
+   * BATON_SERVER). `home`, `storage`, `thresholdMs`'s background use and `backgroundRefresh` then do not apply.
+   */
+  readonly server?: string;
+  /** The client token for `server` (default: BATON_SERVER_TOKEN). */
+  readonly serverToken?: string;
 }
 
 /** A secret-free lifecycle event. */
@@ -74,15 +87,39 @@ export interface Baton {
   close(): Promise<void>;
 }
 
+/** The broker `options` (or the environment) name, with a kept-alive connection; `undefined` for a local store. */
+const brokerConnection = (options: CreateBatonOptions): BrokerConnection | undefined => {
+  const named = options.server !== undefined;
+  const settings = connectionFromSettings(
+    options.server ?? process.env.BATON_SERVER,
+    options.serverToken ?? process.env.BATON_SERVER_TOKEN,
+    { server: named ? "server" : "BATON_SERVER" },
+  );
+  if (settings instanceof InvalidInput) throw settings;
+  if (settings === undefined) return undefined;
+  const agent =
+    settings.address.kind === "https" ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
+  return { ...settings, agent };
+};
+
+const failNoDefault = (provider: string): never => {
+  throw new InvalidInput({ reason: "argument", message: `${provider} has no default account; name one` });
+};
+
 export const createBaton = async (options: CreateBatonOptions = {}): Promise<Baton> => {
   const home = options.home ?? resolveHome();
+  const broker = brokerConnection(options);
   const storage = options.storage ?? NodeBaton.storageFromEnvironment(process.env.BATON_STORAGE);
-  if (storage instanceof InvalidInput) throw storage;
+  if (storage instanceof InvalidInput && broker === undefined) throw storage;
   const thresholdMs = options.thresholdMs ?? DEFAULT_THRESHOLD_MS;
   const { logger } = options;
+  const backend: NodeBaton.Backend =
+    broker !== undefined
+      ? { kind: "broker", connection: broker }
+      : { kind: "home", home, secrets: storage instanceof InvalidInput ? "keychain" : storage };
   const runtime = ManagedRuntime.make(
     NodeBaton.layer({
-      backend: { kind: "home", home, secrets: storage },
+      backend,
       ...(logger === undefined
         ? {}
         : { logger: NodeBaton.lineLogger((line) => logger(line.level, line.text)), minimumLogLevel: "Debug" }),
@@ -107,11 +144,16 @@ export const createBaton = async (options: CreateBatonOptions = {}): Promise<Bat
     const parsed = await Effect.runPromise(
       parseAccountInput(ref).pipe(Effect.mapError((e) => new InvalidInput({ reason: "argument", message: e.message }))),
     );
-    const account = parsed.account ?? (await run(ProviderRegistry.defaultAccount(home, parsed.provider)));
-    if (account === undefined) {
-      throw new InvalidInput({ reason: "argument", message: `${parsed.provider} has no default account; name one` });
-    }
-    const resolved: AccountRef = { provider: parsed.provider, account };
+    const account =
+      parsed.account !== undefined || broker !== undefined
+        ? parsed.account
+        : await run(ProviderRegistry.defaultAccount(home, parsed.provider));
+    const resolved: AccountRef =
+      account !== undefined
+        ? { provider: parsed.provider, account }
+        : broker !== undefined
+          ? await run(BrokerClient.resolveAccount(broker, parsed.provider))
+          : failNoDefault(parsed.provider);
     refs.set(ref, resolved);
     if (!registered.has(accountKey(resolved))) {
       registered.add(accountKey(resolved));
@@ -123,7 +165,7 @@ export const createBaton = async (options: CreateBatonOptions = {}): Promise<Bat
   };
 
   const background =
-    options.backgroundRefresh === false
+    options.backgroundRefresh === false || broker !== undefined
       ? undefined
       : new BackgroundRefresh({
           thresholdMs,
@@ -159,6 +201,7 @@ export const createBaton = async (options: CreateBatonOptions = {}): Promise<Bat
   // Once the host's own start-up is done, do the parts of it that change nothing: load the HTTP machinery and the lock
   // library, fold the prefetched accounts' events and read their providers' profiles.
   setImmediate(() => {
+    if (broker !== undefined) return;
     try {
       OAuthHttp.preloadTransport();
       FileLock.preloadLockfile();
@@ -190,6 +233,7 @@ export const createBaton = async (options: CreateBatonOptions = {}): Promise<Bat
       return run(tokens.accessToken(account));
     },
     status: async (ref) => {
+      if (broker !== undefined) return run(BrokerClient.status(broker, ref));
       const accounts = ref === undefined ? await run(allAccounts) : [await resolve(ref)];
       return run(Effect.forEach(accounts, accountStatus, { concurrency: 16 }));
     },
@@ -204,6 +248,7 @@ export const createBaton = async (options: CreateBatonOptions = {}): Promise<Bat
       await Effect.runPromise(Fiber.interrupt(subscription));
       await Effect.runPromise(Scope.close(sessionScope, Exit.void));
       await runtime.dispose();
+      broker?.agent?.destroy();
     },
   };
 };

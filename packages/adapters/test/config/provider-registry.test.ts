@@ -68,6 +68,8 @@ describe("provider add", () => {
       graceWindowSeconds: 5,
       deviceOnly: false,
       introspection: true,
+      rotation: "grace",
+      revokesAccessTokenOnRefresh: false,
     });
   });
 

@@ -11,13 +11,17 @@
  *   generation cause one refresh.
  * - `store`: nothing to store (baton holds the credentials); the input is read and dropped.
  * - any other operation: ignored, as git-credential(1) asks of helpers.
+ *
+ * A thin client (BATON_SERVER) answers `get` with the broker's hand-out (../serve/thin-helpers.ts); its `erase`
+ * marks nothing.
  */
-import { StaleMarks } from "@baton/adapters";
+import { type BrokerRequest, StaleMarks } from "@baton/adapters";
 import { accountKey, type Credentials, Tokens } from "@baton/core";
 import { Clock, Effect, Option } from "effect";
 import { Argument, Command, Flag } from "effect/cli";
 import { CliEnvironment } from "../composition.ts";
 import { helperTarget } from "../helper-target.ts";
+import { thinHelperAnswer } from "../serve/thin-helpers.ts";
 import { readStdinText } from "../stdin.ts";
 import { formatGitAnswer, type GitRequest, parseGitRequest, wantsAuthtype } from "../wire/git-credential.ts";
 import { handOutExpiry } from "../wire/hand-out.ts";
@@ -27,18 +31,35 @@ interface Options {
   readonly username: string | undefined;
 }
 
+/** The host of an https request; `undefined` for anything baton does not answer. */
+const httpsHost = (request: GitRequest): string | undefined => {
+  const host = request.fields.get("host");
+  return request.fields.get("protocol") !== "https" || host === undefined || host === "" ? undefined : host;
+};
+
 /** The helper target for an https request; `undefined` for anything baton does not answer. */
 const targetOf = (request: GitRequest, options: Options) =>
   Effect.gen(function* () {
     const env = yield* CliEnvironment;
-    const host = request.fields.get("host");
-    if (request.fields.get("protocol") !== "https" || host === undefined || host === "") return undefined;
-    return yield* helperTarget(env.home, "git", host, options);
+    const host = httpsHost(request);
+    return host === undefined ? undefined : yield* helperTarget(env.home, "git", host, options);
+  });
+
+/** `get` for a thin client: the broker's hand-out. */
+const thinGet = (request: GitRequest, options: Options, server: BrokerRequest.BrokerConnection) =>
+  Effect.gen(function* () {
+    const host = httpsHost(request);
+    if (host === undefined) return;
+    const answer = yield* thinHelperAnswer(server, "git", host, options);
+    if (answer === undefined) return;
+    const text = formatGitAnswer(answer, wantsAuthtype(request));
+    yield* Effect.sync(() => process.stdout.write(text));
   });
 
 const get = (request: GitRequest, options: Options) =>
   Effect.gen(function* () {
     const env = yield* CliEnvironment;
+    if (env.server !== undefined) return yield* thinGet(request, options, env.server);
     const target = yield* targetOf(request, options);
     if (target === undefined) return;
     const tokens = yield* Tokens.Tokens;
@@ -65,6 +86,7 @@ const get = (request: GitRequest, options: Options) =>
 const erase = (request: GitRequest, options: Options) =>
   Effect.gen(function* () {
     const env = yield* CliEnvironment;
+    if (env.server !== undefined) return;
     const target = yield* targetOf(request, options);
     if (target === undefined) return;
     const stored = yield* (yield* Tokens.Tokens).prime(target.account);

@@ -3,7 +3,7 @@
  * API version kubectl speaks is read from KUBERNETES_EXEC_INFO and checked before anything else; the token is valid
  * (refreshed under the protocol when needed) and `expirationTimestamp` is its expiry minus a skew margin
  * (../wire/hand-out.ts), so client-go asks again before it expires. Never interactive: a login that is needed is
- * exit 3 with the command to run on stderr.
+ * exit 3 with the command to run on stderr. A thin client (BATON_SERVER) answers with the broker's hand-out.
  */
 
 import { ProviderRegistry } from "@baton/adapters";
@@ -12,6 +12,7 @@ import { Effect } from "effect";
 import { Argument, Command } from "effect/cli";
 import { CliEnvironment } from "../composition.ts";
 import { resolveAccount } from "../resolve.ts";
+import { thinAccountAnswer } from "../serve/thin-helpers.ts";
 import { execApiVersion, execCredential, formatExecCredential } from "../wire/exec-credential.ts";
 import { handOutExpiry, rfc3339 } from "../wire/hand-out.ts";
 
@@ -25,6 +26,11 @@ export const kubectlCredentialCommand = Command.make(
       const version = execApiVersion(process.env.KUBERNETES_EXEC_INFO);
       if (typeof version !== "string") return yield* new InvalidInput({ reason: "argument", message: version.problem });
       const env = yield* CliEnvironment;
+      if (env.server !== undefined) {
+        const answer = yield* thinAccountAnswer(env.server, ref, undefined);
+        const thin = formatExecCredential(execCredential(version, answer.token, rfc3339(answer.expiresAt)));
+        return yield* Effect.sync(() => process.stdout.write(thin));
+      }
       const account = yield* resolveAccount(env.home, ref);
       const provider = yield* ProviderRegistry.getProvider(env.home, account.provider);
       const credentials = yield* (yield* Tokens.Tokens).credentials(account);

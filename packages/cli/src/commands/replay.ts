@@ -1,6 +1,7 @@
 /**
  * `baton replay [REF] [--json] [--trace FILE] [--html FILE]`: the event history as a readable timeline per account —
- * who (host, pid) did what, when — with anomalies flagged, folded by the same pure `replay` the running system uses.
+ * who (host, pid) did what, when — with anomalies flagged, folded by the same pure `replay` the running system uses,
+ * and the access tokens a broker lent out (`~` lines; `handOuts` in the JSON).
  * `--trace` writes it as Chrome Trace Event JSON (ui.perfetto.dev, chrome://tracing) and `--html` as one
  * self-contained page of swimlanes: one lane per process, grouped by machine (replay/).
  */
@@ -10,6 +11,7 @@ import { Argument, Command, Flag } from "effect/cli";
 import { CliEnvironment } from "../composition.ts";
 import { absoluteTime, paint } from "../format.ts";
 import { jsonFlag } from "../json-flag.ts";
+import { withHandOuts } from "../replay/hand-out-lines.ts";
 import { accountPicture, accountTimeline } from "../replay/history.ts";
 import { renderHtml } from "../replay/html.ts";
 import { writePictureFile } from "../replay/output-file.ts";
@@ -79,13 +81,15 @@ export const replayCommand = Command.make(
           ),
         );
         const flagged = new Map(t.anomalies.map((a) => [a.seq, a]));
-        for (const e of t.events) {
+        const eventLines = t.events.map((e) => {
           const anomaly = flagged.get(e.seq);
           const mark = anomaly === undefined ? "  " : paint(env.color, "red", "! ");
-          lines.push(
-            `${mark}#${e.seq} ${absoluteTime(e.at)} ${e.host}:${e.pid}  ${describeEvent(e)}${anomaly ? `  [${anomaly.kind}]` : ""}`,
-          );
-        }
+          return {
+            at: e.at,
+            line: `${mark}#${e.seq} ${absoluteTime(e.at)} ${e.host}:${e.pid}  ${describeEvent(e)}${anomaly ? `  [${anomaly.kind}]` : ""}`,
+          };
+        });
+        lines.push(...withHandOuts(eventLines, t.handOuts));
       }
       yield* Effect.sync(() => process.stdout.write(`${lines.join("\n")}\n`));
     }),

@@ -1,11 +1,12 @@
 /**
  * Reading an account's history for `replay` and the demo: its timeline — events, the anomalies a careful reader
- * looks for, the summary counts and the state `status` would show — and, for the pictures, its diagnostic notes
- * (what each process did in each refresh flight).
+ * looks for, the summary counts, the state `status` would show and the access tokens a broker lent out — and, for the
+ * pictures, its diagnostic notes (what each process did in each refresh flight).
  */
 import { type AccountRef, accountKey, DEFAULT_THRESHOLD_MS, EventStore, replay, stateName } from "@baton/core";
 import { Clock, Effect } from "effect";
 import { findAnomalies, summarize } from "../timeline.ts";
+import { handOutsOf } from "./hand-out-lines.ts";
 import { buildPicture } from "./picture.ts";
 
 export const accountTimeline = (account: AccountRef) =>
@@ -19,6 +20,7 @@ export const accountTimeline = (account: AccountRef) =>
       summary: summarize(events),
       anomalies: findAnomalies(events),
       events,
+      handOuts: yield* handOutsOf(account),
     };
   });
 

@@ -1,0 +1,34 @@
+/**
+ * The thin client of a broker (`baton serve`, docs/serve.md): a process that sets BATON_SERVER (and usually
+ * BATON_SERVER_TOKEN) borrows access tokens from the broker instead of keeping accounts of its own. `BrokerAddress`
+ * parses where the broker answers, `BrokerClient` makes the API's calls as Effects, `BrokerTokens` is the `Tokens`
+ * service over them and `ThinPorts` the other ports of such a process (memory only: nothing is written to disk).
+ * `ClientRegistry` is the broker's side: the client tokens it accepts, stored as hashes. NodeBaton.layer wires the
+ * thin client as the `broker` backend.
+ */
+import { InvalidInput } from "@baton/core";
+import { parseBrokerAddress } from "./address.ts";
+import type { BrokerConnection } from "./request.ts";
+
+export * as BrokerAddress from "./address.ts";
+export * as BrokerClient from "./client.ts";
+export * as ClientRegistry from "./client-registry.ts";
+export * as BrokerRequest from "./request.ts";
+export * as ThinPorts from "./thin-ports.ts";
+export * as BrokerTokens from "./tokens.ts";
+export * as BrokerWire from "./wire.ts";
+
+/**
+ * The connection BATON_SERVER and BATON_SERVER_TOKEN describe (or the facade's `server` and `serverToken`);
+ * `undefined` when no server is set, `InvalidInput` naming the setting when it is not an address.
+ */
+export const connectionFromSettings = (
+  server: string | undefined,
+  token: string | undefined,
+  names: { readonly server: string } = { server: "BATON_SERVER" },
+): BrokerConnection | InvalidInput | undefined => {
+  if (server === undefined || server === "") return undefined;
+  const address = parseBrokerAddress(server, names.server);
+  if ("problem" in address) return new InvalidInput({ reason: "config", message: address.problem });
+  return { address, token: token === undefined || token === "" ? undefined : token };
+};
