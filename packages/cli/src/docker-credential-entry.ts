@@ -15,7 +15,7 @@
 import { CredentialHosts } from "@baton/adapters";
 import { Tokens } from "@baton/core";
 import { Effect, Exit } from "effect";
-import { CliEnvironment, provideApp } from "./composition.ts";
+import { provideApp } from "./composition.ts";
 import { messageOf } from "./exit-codes.ts";
 import { exitCodeAfter } from "./exit-report.ts";
 import { helperTarget } from "./helper-target.ts";
@@ -30,11 +30,8 @@ class NotFoundAnswer {
 
 const get = Effect.gen(function* () {
   const server = (yield* readStdinText()).trim();
-  const env = yield* CliEnvironment;
   const target =
-    server === ""
-      ? undefined
-      : yield* helperTarget(env.home, "docker", server, { account: undefined, username: undefined });
+    server === "" ? undefined : yield* helperTarget("docker", server, { account: undefined, username: undefined });
   if (target === undefined) return yield* Effect.fail(new NotFoundAnswer());
   const credentials = yield* (yield* Tokens.Tokens).credentials(target.account);
   const output = formatDockerCredential({
@@ -46,11 +43,10 @@ const get = Effect.gen(function* () {
 });
 
 const list = Effect.gen(function* () {
-  const env = yield* CliEnvironment;
   const entries: Array<{ host: string; username: string }> = [];
-  for (const entry of yield* CredentialHosts.listCredentialHosts(env.home, "docker")) {
+  for (const entry of yield* CredentialHosts.listCredentialHosts("docker")) {
     // A mapping whose provider is gone, or has no default account yet, is left out rather than failing the list.
-    const target = yield* helperTarget(env.home, "docker", entry.host, {
+    const target = yield* helperTarget("docker", entry.host, {
       account: undefined,
       username: undefined,
     }).pipe(Effect.orElseSucceed(() => undefined));

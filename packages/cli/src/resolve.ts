@@ -9,12 +9,12 @@ import { Effect } from "effect";
 export const parseRef = (input: string) =>
   parseAccountInput(input).pipe(Effect.mapError((e) => new InvalidInput({ reason: "argument", message: e.message })));
 
-export const resolveAccount = (home: string, input: string) =>
+export const resolveAccount = (input: string) =>
   Effect.gen(function* () {
     const parsed = yield* parseRef(input);
     if (parsed.account !== undefined)
       return { provider: parsed.provider, account: parsed.account } satisfies AccountRef;
-    const fallback = yield* ProviderRegistry.defaultAccount(home, parsed.provider);
+    const fallback = yield* ProviderRegistry.defaultAccount(parsed.provider);
     if (fallback === undefined) {
       return yield* new InvalidInput({
         reason: "argument",
@@ -25,9 +25,9 @@ export const resolveAccount = (home: string, input: string) =>
   });
 
 /** Like {@link resolveAccount}, and the provider must be registered (exit 5 otherwise). */
-export const resolveKnownAccount = (home: string, input: string) =>
+export const resolveKnownAccount = (input: string) =>
   Effect.gen(function* () {
-    const account = yield* resolveAccount(home, input);
-    yield* ProviderRegistry.getProvider(home, account.provider);
+    const account = yield* resolveAccount(input);
+    yield* ProviderRegistry.getProvider(account.provider);
     return account;
   });

@@ -19,6 +19,7 @@ import {
 } from "@baton/core";
 import { Layer, Logger, LogLevel, References } from "effect";
 import { ProviderRegistry } from "../config/index.ts";
+import type { RegistryStore } from "../config/provider-registry.ts";
 import { FileClaimStore, FileEventStore, FileLock, FileSecretStore, NodeHostIdentity } from "../file/index.ts";
 import { KeychainSecretStore } from "../keychain/index.ts";
 import { OAuthTokenEndpoint } from "../oauth/index.ts";
@@ -55,7 +56,8 @@ export type Services =
   | HostIdentity
   | ProviderDirectory
   | TokenEndpoint
-  | Sessions;
+  | Sessions
+  | RegistryStore;
 
 /**
  * BATON_STORAGE: the OS keychain unless file storage is chosen explicitly (`file`); anything else is invalid input.
@@ -75,10 +77,13 @@ const homePorts = (backend: Backend) =>
     FileEventStore.layer({ home: backend.home }),
     FileClaimStore.layer({ home: backend.home }),
     FileLock.layer({ home: backend.home }),
-    ProviderRegistry.layer(backend.home),
-    OAuthTokenEndpoint.layer(backend.home),
+    ProviderRegistry.layer,
+    OAuthTokenEndpoint.layer(),
     FileSessions.layer({ home: backend.home }),
-  ).pipe(Layer.provideMerge(NodeHostIdentity.layer));
+  ).pipe(
+    Layer.provideMerge(ProviderRegistry.fileLayer(backend.home)),
+    Layer.provideMerge(NodeHostIdentity.layer),
+  );
 
 /** The protocol and its ports over `options.backend`, with the caller's logger (also while the layer is built). */
 export const layer = (options: Options): Layer.Layer<Services> => {

@@ -107,7 +107,7 @@ export const createBaton = async (options: CreateBatonOptions = {}): Promise<Bat
     const parsed = await Effect.runPromise(
       parseAccountInput(ref).pipe(Effect.mapError((e) => new InvalidInput({ reason: "argument", message: e.message }))),
     );
-    const account = parsed.account ?? (await run(ProviderRegistry.defaultAccount(home, parsed.provider)));
+    const account = parsed.account ?? (await run(ProviderRegistry.defaultAccount(parsed.provider)));
     if (account === undefined) {
       throw new InvalidInput({ reason: "argument", message: `${parsed.provider} has no default account; name one` });
     }

@@ -14,14 +14,13 @@ export const startDemoServer = async (accessTokenTtlSeconds: number, latencyMs: 
   return devserver.startAuthorizationServer({ accessTokenTtlSeconds, latencyMs });
 };
 
-export const loginDemoAccount = (home: string, server: DemoServer, account: AccountRef) =>
+export const loginDemoAccount = (server: DemoServer, account: AccountRef) =>
   Effect.gen(function* () {
     const provider = yield* ProviderRegistry.addProvider(
-      home,
       { name: account.provider, issuer: server.issuer, clientId: server.clientId, scope: server.scopes },
       Discovery.discover,
     );
-    yield* ProviderRegistry.setDefaultAccount(home, account.provider, account.account);
+    yield* ProviderRegistry.setDefaultAccount(account.provider, account.account);
     const target = yield* Discovery.targetFor(provider);
     const devserver = yield* Effect.promise(() => import("@baton/devserver"));
     const result = yield* LoopbackLogin.login({

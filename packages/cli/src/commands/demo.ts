@@ -51,7 +51,7 @@ export const demoCommand = Command.make(
       );
       yield* say(`  access tokens live ${ttl} s, the token endpoint answers after ${latency} ms; BATON_HOME=${home}`);
 
-      const first = yield* loginDemoAccount(home, server, account).pipe(Effect.provide(demoHome));
+      const first = yield* loginDemoAccount(server, account).pipe(Effect.provide(demoHome));
       yield* say(
         `  logged in as ${accountKey(account)} (authorization code + PKCE, headless): generation ${first.generation}`,
       );

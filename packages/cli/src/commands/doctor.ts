@@ -386,7 +386,7 @@ export const runDoctor = (options: { readonly json: boolean }) =>
     const env = yield* CliEnvironment;
     const checks: Array<Check> = [...(yield* Effect.promise(() => checkTree(env.home)))];
     checks.push(...checkConfigLock(env.home));
-    const config = yield* ProviderRegistry.loadConfig(env.home).pipe(Effect.result);
+    const config = yield* ProviderRegistry.loadConfig().pipe(Effect.result);
     if (config._tag === "Failure") {
       checks.push(fail("config", "config.json", config.failure.message));
     } else {

@@ -30,10 +30,9 @@ interface Options {
 /** The helper target for an https request; `undefined` for anything baton does not answer. */
 const targetOf = (request: GitRequest, options: Options) =>
   Effect.gen(function* () {
-    const env = yield* CliEnvironment;
     const host = request.fields.get("host");
     if (request.fields.get("protocol") !== "https" || host === undefined || host === "") return undefined;
-    return yield* helperTarget(env.home, "git", host, options);
+    return yield* helperTarget("git", host, options);
   });
 
 const get = (request: GitRequest, options: Options) =>

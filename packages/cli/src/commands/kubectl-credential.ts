@@ -10,7 +10,6 @@ import { ProviderRegistry } from "@baton/adapters";
 import { InvalidInput, Tokens } from "@baton/core";
 import { Effect } from "effect";
 import { Argument, Command } from "effect/cli";
-import { CliEnvironment } from "../composition.ts";
 import { resolveAccount } from "../resolve.ts";
 import { execApiVersion, execCredential, formatExecCredential } from "../wire/exec-credential.ts";
 import { handOutExpiry, rfc3339 } from "../wire/hand-out.ts";
@@ -24,9 +23,8 @@ export const kubectlCredentialCommand = Command.make(
     Effect.gen(function* () {
       const version = execApiVersion(process.env.KUBERNETES_EXEC_INFO);
       if (typeof version !== "string") return yield* new InvalidInput({ reason: "argument", message: version.problem });
-      const env = yield* CliEnvironment;
-      const account = yield* resolveAccount(env.home, ref);
-      const provider = yield* ProviderRegistry.getProvider(env.home, account.provider);
+      const account = yield* resolveAccount(ref);
+      const provider = yield* ProviderRegistry.getProvider(account.provider);
       const credentials = yield* (yield* Tokens.Tokens).credentials(account);
       const expiry = handOutExpiry(credentials, provider.revokesAccessTokenOnRefresh ?? false);
       const output = formatExecCredential(execCredential(version, credentials.accessToken, rfc3339(expiry)));

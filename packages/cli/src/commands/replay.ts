@@ -45,7 +45,7 @@ export const replayCommand = Command.make(
   ({ ref, json }) =>
     Effect.gen(function* () {
       const env = yield* CliEnvironment;
-      const accounts = Option.isSome(ref) ? [yield* resolveKnownAccount(env.home, ref.value)] : yield* allAccounts;
+      const accounts = Option.isSome(ref) ? [yield* resolveKnownAccount(ref.value)] : yield* allAccounts;
       const timelines = yield* Effect.forEach(accounts, accountTimeline);
       if (json) {
         yield* Effect.sync(() =>
