@@ -1,11 +1,15 @@
 /**
  * The CLI's side of the composition root: the settings read once from the environment (BATON_HOME, BATON_STORAGE,
- * BATON_DEBUG, NO_COLOR), and the services every command runs with — those of `NodeBaton.layer`, the adapters' one
- * wiring, which the Promise facade uses too — with log lines on stderr. The demo's child processes and the tests run
- * the same wiring over their BATON_HOME.
+ * BATON_STORE with BATON_STORE_KEY / BATON_STORE_KEY_FILE, BATON_MACHINE_ID, BATON_DEBUG, NO_COLOR), and the services
+ * every command runs with — those of `NodeBaton.layer`, the adapters' one wiring, which the Promise facade uses too —
+ * with log lines on stderr. The demo's child processes and the tests run the same wiring over their BATON_HOME.
+ *
+ * With BATON_STORE the accounts live in a PostgreSQL store shared by many machines; every command but `doctor` and
+ * `store` (which report why a store is not ready) first checks that it is ready — connected, migrated, the key the
+ * store's —, so a wrong key or a newer schema is exit 2 and an unreachable server exit 4, before anything else.
  */
-import { NodeBaton, resolveHome } from "@baton/adapters";
-import { InvalidInput } from "@baton/core";
+import { NodeBaton, NodeHostIdentity, resolveHome } from "@baton/adapters";
+import { InvalidInput, type Retryable } from "@baton/core";
 import { Context, Effect, Layer, References } from "effect";
 import { logLine } from "./log-line.ts";
 
@@ -20,12 +24,17 @@ export class CliEnvironment extends Context.Service<
   }
 >()("@baton/cli/CliEnvironment") {}
 
-export const environmentFromProcess = () => ({
-  home: resolveHome(process.env),
-  debug: process.env.BATON_DEBUG === "1",
-  color: process.stdout.isTTY === true && process.env.NO_COLOR === undefined,
-  storage: NodeBaton.storageFromEnvironment(process.env.BATON_STORAGE),
-});
+export const environmentFromProcess = () => {
+  const home = resolveHome(process.env);
+  return {
+    home,
+    debug: process.env.BATON_DEBUG === "1",
+    color: process.stdout.isTTY === true && process.env.NO_COLOR === undefined,
+    storage: NodeBaton.storageFromEnvironment(process.env.BATON_STORAGE),
+    backend: NodeBaton.backendFromEnvironment({ home }, process.env),
+    machine: NodeHostIdentity.machineNameFromEnvironment(process.env),
+  };
+};
 
 type Environment = ReturnType<typeof environmentFromProcess>;
 
@@ -47,22 +56,33 @@ const stderrLogger = NodeBaton.lineLogger((line) =>
   process.stderr.write(logLine(line.level, line.text, line.debugging ? line.date : undefined)),
 );
 
-/** The services of the commands; an invalid BATON_STORAGE fails them (exit 2) but not `--help`. */
+/**
+ * The services of the commands; an invalid BATON_STORAGE, BATON_STORE, store key or BATON_MACHINE_ID fails them
+ * (exit 2) but not `--help`. With `checkStore` (every command but `doctor` and `store`), a store that is not ready
+ * fails them too, with its own error.
+ */
 export const appLayer = (
   environment: Environment,
   extension: Extension = Layer.empty,
-): Layer.Layer<AppServices, InvalidInput> =>
+  options: { readonly checkStore: boolean } = { checkStore: true },
+): Layer.Layer<AppServices, InvalidInput | Retryable> =>
   Layer.unwrap(
     Effect.suspend(() => {
-      const { storage } = environment;
+      const { storage, backend, machine } = environment;
       if (storage instanceof InvalidInput) return Effect.fail(storage);
-      const env = { ...environment, storage };
+      if (backend instanceof InvalidInput) return Effect.fail(backend);
+      if (machine instanceof InvalidInput) return Effect.fail(machine);
+      const { home, debug, color } = environment;
+      const services = NodeBaton.layer({
+        backend,
+        ...(machine === undefined ? {} : { machine }),
+        logger: stderrLogger,
+      });
+      const ready = options.checkStore
+        ? Layer.effectDiscard(NodeBaton.StoreBackend.use((store) => store.ready)).pipe(Layer.provide(services))
+        : Layer.empty;
       return Effect.succeed(
-        Layer.mergeAll(
-          NodeBaton.layer({ backend: { kind: "home", home: env.home, secrets: storage }, logger: stderrLogger }),
-          Layer.succeed(CliEnvironment)(env),
-          extension,
-        ),
+        Layer.mergeAll(services, ready, Layer.succeed(CliEnvironment)({ home, debug, color, storage }), extension),
       );
     }),
   );

@@ -43,6 +43,8 @@ export interface StoreReport {
   readonly storeKeyId: string | null;
   readonly accounts: ReadonlyArray<StoredAccount>;
   readonly stuckClaims: ReadonlyArray<StuckClaim>;
+  /** Records moved to `baton.quarantine` (they did not open or decode). */
+  readonly quarantined: number;
   readonly connections: number;
 }
 
@@ -109,6 +111,7 @@ export const report = (store: PostgresStoreShape): Effect.Effect<StoreReport, In
             storeKeyId: null,
             accounts: [],
             stuckClaims: [],
+            quarantined: 0,
           };
         }
         const check = await client.query<{ key_id: string }>("SELECT key_id FROM baton.key_check");
@@ -141,7 +144,11 @@ export const report = (store: PostgresStoreShape): Effect.Effect<StoreReport, In
             keyId: row.key_id,
             updatedAt: Math.round(row.updated),
           })),
-          stuckClaims: version >= 1 ? await stuckClaims(client) : [],
+          stuckClaims: await stuckClaims(client),
+          quarantined:
+            version >= 2
+              ? ((await client.query<{ n: number }>("SELECT count(*)::int AS n FROM baton.quarantine")).rows[0]?.n ?? 0)
+              : 0,
         };
       }),
     catch: (error) => readinessError(store.where, error),

@@ -21,10 +21,8 @@ import {
   RegistryStore,
   type RegistryStoreShape,
 } from "../config/provider-registry.ts";
+import { open, REGISTRY_AAD, seal } from "./sealing.ts";
 import { PostgresStore, type PostgresStoreShape } from "./store.ts";
-import { open, seal } from "./store-key.ts";
-
-const REGISTRY_AAD = "baton:registry:v1";
 
 interface RegistryRow {
   readonly revision: number;

@@ -32,12 +32,11 @@ import {
 import { Effect, Layer } from "effect";
 import type pg from "pg";
 import { appendInTransaction } from "./events.ts";
+import { secretAad as aadOf, open, type StoreKey, seal } from "./sealing.ts";
 import { CHANGES_CHANNEL, PostgresStore, type PostgresStoreShape } from "./store.ts";
-import { open, type StoreKey, seal } from "./store-key.ts";
 
-/** What a sealed secret is bound to: a row moved to another account or generation does not open. */
-export const secretAad = (account: AccountRef, generation: number): string =>
-  `baton:secret:v1:${account.provider}:${account.account}:${generation}`;
+const secretAad = (account: AccountRef, generation: number): string =>
+  aadOf(account.provider, account.account, generation);
 
 interface SecretRow {
   readonly generation: number;

@@ -72,6 +72,18 @@ const types: pg.CustomTypesConfig = {
       : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig["getTypeParser"],
 };
 
+/** How baton connects to the store (the session's connection, and the `baton token` fast path's). */
+export const clientConfig = (url: string): pg.ClientConfig => ({
+  connectionString: url,
+  types,
+  keepAlive: true,
+  keepAliveInitialDelayMillis: 10_000,
+  connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+  query_timeout: QUERY_TIMEOUT_MS,
+  idle_in_transaction_session_timeout: 30_000,
+  application_name: "baton",
+});
+
 export type Work<T> = (client: pg.Client) => Promise<T>;
 
 export interface Session {
@@ -143,16 +155,7 @@ const makeSession = (url: string): Shared => {
   };
 
   const connect = async (): Promise<pg.Client> => {
-    const fresh = new pg.Client({
-      connectionString: url,
-      types,
-      keepAlive: true,
-      keepAliveInitialDelayMillis: 10_000,
-      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-      query_timeout: QUERY_TIMEOUT_MS,
-      idle_in_transaction_session_timeout: 30_000,
-      application_name: "baton",
-    });
+    const fresh = new pg.Client(clientConfig(url));
     fresh.on("error", () => discard(fresh));
     fresh.on("end", () => discard(fresh));
     let identity: { readonly pid: number; readonly started: string } | undefined;

@@ -13,8 +13,8 @@
 import { InvalidInput, type Retryable, StoreFailure } from "@baton/core";
 import { Context, Effect, Layer } from "effect";
 import { ensureReady, readinessError } from "./schema.ts";
+import type { StoreKey } from "./sealing.ts";
 import { acquireSession, type Session, type Work } from "./session.ts";
-import type { StoreKey } from "./store-key.ts";
 
 /** Where the store is and how its secrets are sealed. */
 export interface PostgresSettings {
