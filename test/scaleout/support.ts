@@ -58,7 +58,8 @@ export const sql = async <Row extends pg.QueryResultRow>(
   text: string,
   values: unknown[] = [],
 ): Promise<Row[]> => {
-  const client = new pg.Client({ connectionString: server.url(database) });
+  // Over the unix socket: it works whichever network namespace the server listens in.
+  const client = new pg.Client({ host: server.socketDir, port: server.port, user: "postgres", database });
   client.on("error", () => undefined);
   await client.connect();
   try {
@@ -78,7 +79,7 @@ export const on = (
 /** Registers the provider and logs `demo:you` in, on `machine` (generation 1 in the shared store). */
 export const loginOn = async (
   machine: Machine,
-  server: AuthorizationServer,
+  server: Pick<AuthorizationServer, "issuer" | "clientId" | "scopes">,
   options: { readonly graceWindowSeconds?: number } = {},
 ): Promise<void> => {
   const args = ["provider", "add", "demo", "--issuer", server.issuer, "--client-id", server.clientId];
