@@ -37,10 +37,10 @@ import {
 import { Effect, Layer, type Scope } from "effect";
 import type pg from "pg";
 import { PRESENCE_GRACE_MS, presenceHeld, presenceOf } from "./presence.ts";
+import { pipelined, type Statement, transactionInOneTrip } from "./session.ts";
+import { CHANGES_CHANNEL, CLAIM_DECISION_SPACE, PostgresStore, type PostgresStoreShape } from "./store.ts";
 
 export { PRESENCE_GRACE_MS } from "./presence.ts";
-
-import { CHANGES_CHANNEL, CLAIM_DECISION_SPACE, PostgresStore, type PostgresStoreShape } from "./store.ts";
 
 interface ClaimRow {
   readonly generation: number;
@@ -77,58 +77,108 @@ const SELECT_CLAIMS =
   "(presence_lost_at IS NOT NULL AND presence_lost_at <= now() - make_interval(secs => $4::float8 / 1000)) AS lost_long " +
   "FROM baton.claims WHERE provider = $1 AND account = $2 AND generation = $3 ORDER BY attempt";
 
-const lockDecision = (client: pg.Client, account: AccountRef, generation: number) =>
-  client.query("SELECT pg_advisory_xact_lock($1, hashtext($2))", [
-    CLAIM_DECISION_SPACE,
-    `${accountKey(account)}#${generation}`,
-  ]);
+/** The transaction lock that serializes every decision on (account, generation). */
+const lockDecision = (account: AccountRef, generation: number): Statement => [
+  "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+  [CLAIM_DECISION_SPACE, `${accountKey(account)}#${generation}`],
+];
 
-/** Runs `body` in a transaction on `client`. */
-const transaction = async <T>(client: pg.Client, body: () => Promise<T>): Promise<T> => {
-  await client.query("BEGIN");
-  try {
-    const result = await body();
-    await client.query("COMMIT");
-    return result;
-  } catch (error) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    throw error;
-  }
-};
+const selectClaims = (account: AccountRef, generation: number): Statement => [
+  SELECT_CLAIMS,
+  [account.provider, account.account, generation, PRESENCE_GRACE_MS],
+];
 
 const insertClaim = (
-  client: pg.Client,
   account: AccountRef,
   generation: number,
   attempt: number,
   request: ClaimRequest,
   presence: number,
-) =>
-  client.query(
-    "INSERT INTO baton.claims (provider, account, generation, attempt, host, pid, claimed_at, refresh_fp, presence) " +
-      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
-    [
-      account.provider,
-      account.account,
-      generation,
-      attempt,
-      request.claimant.host,
-      request.claimant.pid,
-      request.claimant.at,
-      request.refreshFp ?? null,
-      presence,
-    ],
+): Statement => [
+  "INSERT INTO baton.claims (provider, account, generation, attempt, host, pid, claimed_at, refresh_fp, presence) " +
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+  [
+    account.provider,
+    account.account,
+    generation,
+    attempt,
+    request.claimant.host,
+    request.claimant.pid,
+    request.claimant.at,
+    request.refreshFp ?? null,
+    presence,
+  ],
+];
+
+/** The acquisition the claims call for (the core's judgement), and the attempts whose presence was found lost. */
+const judge = (rows: ReadonlyArray<ClaimRow>, at: number) => {
+  const judgement = judgeClaims(
+    rows.map((row) => ({ record: toRecord(row), liveness: livenessOf(row) })),
+    at,
+    0,
   );
+  const acquisition: Acquisition =
+    judgement.kind === "in-flight"
+      ? { _tag: "InFlight", claim: judgement.claim }
+      : judgement.kind === "in-doubt"
+        ? {
+            _tag: "InDoubt",
+            claim: judgement.claim,
+            presented: judgement.presented,
+            nextAttempt: judgement.nextAttempt,
+          }
+        : { _tag: "Granted", attempt: judgement.nextAttempt };
+  const lost = rows.filter((row) => !row.held && row.released === null && (row.presenting || row.rotated));
+  return { acquisition, lost: lost.map((row) => row.attempt) };
+};
 
 export const make = (store: PostgresStoreShape): ClaimStoreShape => {
   const presence = presenceOf(store.session);
 
-  /** A presence key held until the scope closes (or `close` is called earlier). */
-  const openPresence = Effect.gen(function* () {
-    const key = yield* store.query("open a claim", (client) => presence.open(client));
-    yield* Effect.addFinalizer(() => Effect.promise(() => presence.close(key)));
-    return key;
-  });
+  /**
+   * The decision in one transaction and two round trips: the presence key (when there is none yet), BEGIN, the
+   * decision lock and the claims; then the lost presences noted, the next attempt inserted, COMMIT. A try whose
+   * COMMIT answer was lost finds its own claim by its presence key.
+   */
+  const decide = async (
+    client: pg.Client,
+    account: AccountRef,
+    generation: number,
+    request: ClaimRequest,
+    known: number | undefined,
+  ): Promise<{ readonly key: number; readonly acquisition: Acquisition }> => {
+    try {
+      const [key, [, , listed]] = await Promise.all([
+        known === undefined ? presence.open(client) : Promise.resolve(known),
+        pipelined(client, [["BEGIN"], lockDecision(account, generation), selectClaims(account, generation)]),
+      ]);
+      const rows: ReadonlyArray<ClaimRow> = listed?.rows ?? [];
+      const own = rows.find((row) => row.presence === key);
+      if (own !== undefined) {
+        await client.query("COMMIT");
+        return { key, acquisition: { _tag: "Granted", attempt: own.attempt } };
+      }
+      const { acquisition, lost } = judge(rows, request.claimant.at);
+      const tail: Array<Statement> = [];
+      if (lost.length > 0) {
+        tail.push([
+          "UPDATE baton.claims SET presence_lost_at = now() WHERE provider = $1 AND account = $2 " +
+            "AND generation = $3 AND attempt = ANY($4::int[]) AND presence_lost_at IS NULL",
+          [account.provider, account.account, generation, lost],
+        ]);
+      }
+      if (acquisition._tag === "Granted")
+        tail.push(insertClaim(account, generation, acquisition.attempt, request, key));
+      const done = await pipelined(client, [...tail, ["COMMIT"]]);
+      if (acquisition._tag === "Granted" && done.at(-2)?.rowCount !== 1) {
+        throw new Error(`attempt ${acquisition.attempt} of generation ${generation} exists already`);
+      }
+      return { key, acquisition };
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      throw error;
+    }
+  };
 
   const acquire = (
     account: AccountRef,
@@ -136,44 +186,16 @@ export const make = (store: PostgresStoreShape): ClaimStoreShape => {
     request: ClaimRequest,
   ): Effect.Effect<Acquisition, StoreFailure, Scope.Scope> =>
     Effect.gen(function* () {
-      const key = yield* openPresence;
-      const decided = yield* store.query("decide a claim", (client) =>
-        transaction(client, async (): Promise<Acquisition> => {
-          await lockDecision(client, account, generation);
-          const rows = (
-            await client.query<ClaimRow>(SELECT_CLAIMS, [
-              account.provider,
-              account.account,
-              generation,
-              PRESENCE_GRACE_MS,
-            ])
-          ).rows;
-          // Ours already (an earlier try whose COMMIT answer was lost went through).
-          const own = rows.find((row) => row.presence === key);
-          if (own !== undefined) return { _tag: "Granted", attempt: own.attempt };
-          const released = rows.filter((row) => !row.held && row.released === null && (row.presenting || row.rotated));
-          if (released.length > 0) {
-            await client.query(
-              "UPDATE baton.claims SET presence_lost_at = now() WHERE provider = $1 AND account = $2 " +
-                "AND generation = $3 AND attempt = ANY($4::int[]) AND presence_lost_at IS NULL",
-              [account.provider, account.account, generation, released.map((row) => row.attempt)],
-            );
-          }
-          const judgement = judgeClaims(
-            rows.map((row) => ({ record: toRecord(row), liveness: livenessOf(row) })),
-            request.claimant.at,
-            0,
-          );
-          if (judgement.kind === "in-flight") return { _tag: "InFlight", claim: judgement.claim };
-          if (judgement.kind === "in-doubt") {
-            const { claim, presented, nextAttempt } = judgement;
-            return { _tag: "InDoubt", claim, presented, nextAttempt };
-          }
-          await insertClaim(client, account, generation, judgement.nextAttempt, request, key);
-          return { _tag: "Granted", attempt: judgement.nextAttempt };
-        }),
-      );
-      if (decided._tag !== "Granted") yield* Effect.promise(() => presence.close(key));
+      let key: number | undefined;
+      const close = Effect.promise(() => (key === undefined ? Promise.resolve() : presence.close(key)));
+      yield* Effect.addFinalizer(() => close);
+      const decided = yield* store.query("decide a claim", async (client) => {
+        const outcome = await decide(client, account, generation, request, key);
+        key = outcome.key;
+        return outcome.acquisition;
+      });
+      // Nothing granted: nothing to keep alive.
+      if (decided._tag !== "Granted") yield* close;
       return decided;
     });
 
@@ -184,36 +206,39 @@ export const make = (store: PostgresStoreShape): ClaimStoreShape => {
     request: ClaimRequest,
   ): Effect.Effect<boolean, StoreFailure, Scope.Scope> =>
     Effect.gen(function* () {
-      const key = yield* openPresence;
+      const key = yield* store.query("open a claim", (client) => presence.open(client));
+      const close = Effect.promise(() => presence.close(key));
+      yield* Effect.addFinalizer(() => close);
       const created = yield* store.query("create a claim", async (client) => {
-        const inserted = await insertClaim(client, account, generation, attempt, request, key);
-        if (inserted.rowCount === 1) return true;
-        // An earlier try whose answer was lost may have created it.
-        const mine = await client.query(
-          "SELECT 1 FROM baton.claims WHERE provider = $1 AND account = $2 AND generation = $3 AND attempt = $4 " +
-            "AND presence = $5",
-          [account.provider, account.account, generation, attempt, key],
-        );
-        return mine.rowCount === 1;
+        const [inserted, mine] = await pipelined(client, [
+          insertClaim(account, generation, attempt, request, key),
+          // An earlier try whose answer was lost may have created it.
+          [
+            "SELECT 1 FROM baton.claims WHERE provider = $1 AND account = $2 AND generation = $3 AND attempt = $4 " +
+              "AND presence = $5",
+            [account.provider, account.account, generation, attempt, key],
+          ],
+        ]);
+        return inserted?.rowCount === 1 || mine?.rowCount === 1;
       });
-      if (!created) yield* Effect.promise(() => presence.close(key));
+      if (!created) yield* close;
       return created;
     });
 
   const markPresenting = (account: AccountRef, generation: number, attempt: number) =>
     store
-      .query("mark a claim presenting", (client) =>
-        transaction(client, async () => {
-          await lockDecision(client, account, generation);
-          const marked = await client.query(
-            "UPDATE baton.claims c SET presenting = true WHERE provider = $1 AND account = $2 AND generation = $3 " +
+      .query("mark a claim presenting", async (client) => {
+        const [, marked] = await transactionInOneTrip(client, [
+          lockDecision(account, generation),
+          [
+            "UPDATE baton.claims SET presenting = true WHERE provider = $1 AND account = $2 AND generation = $3 " +
               "AND attempt = $4 AND released IS NULL AND NOT EXISTS (SELECT 1 FROM baton.claims later " +
               "WHERE later.provider = $1 AND later.account = $2 AND later.generation = $3 AND later.attempt > $4)",
             [account.provider, account.account, generation, attempt],
-          );
-          return marked.rowCount === 1;
-        }),
-      )
+          ],
+        ]);
+        return marked?.rowCount === 1;
+      })
       .pipe(
         Effect.flatMap((marked) =>
           marked
@@ -230,50 +255,38 @@ export const make = (store: PostgresStoreShape): ClaimStoreShape => {
         ),
       );
 
-  const update = (
-    what: string,
-    sql: string,
-    account: AccountRef,
-    generation: number,
-    attempt: number,
-    extra: unknown[],
-  ) =>
+  /** An update of one claim and the notification of its account, in one round trip. */
+  const update = (what: string, statement: Statement, account: AccountRef) =>
     store.query(what, async (client) => {
-      await client.query(sql, [account.provider, account.account, generation, attempt, ...extra]);
-      await client.query("SELECT pg_notify($1, $2)", [CHANGES_CHANNEL, accountKey(account)]);
+      await pipelined(client, [statement, ["SELECT pg_notify($1, $2)", [CHANGES_CHANNEL, accountKey(account)]]]);
     });
 
   const markRotated = (account: AccountRef, generation: number, attempt: number) =>
     update(
       "mark a claim rotated",
-      "UPDATE baton.claims SET rotated = true, presenting = true " +
-        "WHERE provider = $1 AND account = $2 AND generation = $3 AND attempt = $4",
+      [
+        "UPDATE baton.claims SET rotated = true, presenting = true " +
+          "WHERE provider = $1 AND account = $2 AND generation = $3 AND attempt = $4",
+        [account.provider, account.account, generation, attempt],
+      ],
       account,
-      generation,
-      attempt,
-      [],
     );
 
   const release = (account: AccountRef, generation: number, attempt: number, reason: string) =>
     update(
       "release a claim",
-      "UPDATE baton.claims SET released = $5 " +
-        "WHERE provider = $1 AND account = $2 AND generation = $3 AND attempt = $4 AND released IS NULL",
+      [
+        "UPDATE baton.claims SET released = $5 " +
+          "WHERE provider = $1 AND account = $2 AND generation = $3 AND attempt = $4 AND released IS NULL",
+        [account.provider, account.account, generation, attempt, reason],
+      ],
       account,
-      generation,
-      attempt,
-      [reason],
     );
 
   const list = (account: AccountRef, generation: number) =>
     store.query("list the claims", async (client) => {
-      const found = await client.query<ClaimRow>(SELECT_CLAIMS, [
-        account.provider,
-        account.account,
-        generation,
-        PRESENCE_GRACE_MS,
-      ]);
-      return found.rows.map(toRecord);
+      const [text, values = []] = selectClaims(account, generation);
+      return (await client.query<ClaimRow>(text, [...values])).rows.map(toRecord);
     });
 
   const highest = (account: AccountRef) =>
@@ -285,10 +298,13 @@ export const make = (store: PostgresStoreShape): ClaimStoreShape => {
       return found.rows[0]?.generation ?? 0;
     });
 
+  // Housekeeping: its commit does not wait for the disk (claims a crash forgets to prune, the next rotation prunes).
   const prune = (account: AccountRef, generation: number) =>
     store.query("prune the claims", async (client) => {
       const removed = await client.query(
-        "DELETE FROM baton.claims WHERE provider = $1 AND account = $2 AND generation < $3",
+        "WITH async AS (SELECT set_config('synchronous_commit', 'off', true) AS setting) " +
+          "DELETE FROM baton.claims WHERE provider = $1 AND account = $2 AND generation < $3 " +
+          "AND EXISTS (SELECT 1 FROM async)",
         [account.provider, account.account, generation],
       );
       return removed.rowCount ?? 0;
@@ -296,18 +312,6 @@ export const make = (store: PostgresStoreShape): ClaimStoreShape => {
 
   return { acquire, retry, markPresenting, markRotated, release, list, highest, prune };
 };
-
-/** The claims of one generation with the database's judgement of each claimant (for `doctor` and `store status`). */
-export const judgedClaims = (store: PostgresStoreShape, account: AccountRef, generation: number) =>
-  store.query("list the claims", async (client) => {
-    const found = await client.query<ClaimRow>(SELECT_CLAIMS, [
-      account.provider,
-      account.account,
-      generation,
-      PRESENCE_GRACE_MS,
-    ]);
-    return found.rows.map((row) => ({ record: toRecord(row), liveness: livenessOf(row) }));
-  });
 
 /** The PostgreSQL claim store as a layer. */
 export const layer: Layer.Layer<ClaimStore, never, PostgresStore> = Layer.effect(

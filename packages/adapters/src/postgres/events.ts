@@ -5,16 +5,17 @@
  * - `append` numbers the events after the highest stored `seq` inside one transaction that first takes a transaction
  *   advisory lock of the account's stream, so two processes appending at once never interleave or repeat numbers, and
  *   a reader sees a batch whole or not at all (I7: the database's transactions do what the file log's checksums and
- *   torn-tail repair do). The secret store's `writeRecorded` appends through {@link appendInTransaction} inside its
- *   own compare-and-set transaction. An append whose COMMIT answer was lost is settled by looking for its records
- *   after the seq it started from.
+ *   torn-tail repair do). BEGIN, the lock, the numbered INSERT and COMMIT go in one round trip. The secret store's
+ *   `writeRecorded` appends with the same statements inside its own compare-and-set transaction. An append whose
+ *   COMMIT answer was lost is settled by looking for its records (same time, host, pid and content) at the stream's
+ *   end.
  * - `read` and `fold` skip, with a warning, a record written by a newer baton (a higher event schema version) or one
  *   that does not decode; nothing is ever deleted from a stream.
  * - `fold` resumes from a checkpoint in `baton.fold_checkpoints` (the fold of a prefix, core fold-checkpoint.ts),
  *   valid because rows are never changed once written; a refresh writes a new one when it folded at least
  *   {@link CHECKPOINT_AFTER} events past the last.
- * - Diagnostic notes go to `baton.notes` with `synchronous_commit` off for that transaction: best effort, never
- *   waiting for the disk, errors ignored.
+ * - Diagnostic notes go to `baton.notes` in one statement with `synchronous_commit` off for it, queued on the
+ *   connection without waiting for the answer: best effort, never delaying the caller, errors ignored.
  */
 import {
   type AccountEvent,
@@ -37,34 +38,40 @@ import {
 } from "@baton/core";
 import { Effect, Exit, Layer } from "effect";
 import type pg from "pg";
+import { type Statement, transactionInOneTrip } from "./session.ts";
 import { EVENT_APPEND_SPACE, PostgresStore, type PostgresStoreShape } from "./store.ts";
 
 /** A refresh writes a new checkpoint once it folded this many events past the previous one. */
 export const CHECKPOINT_AFTER = 16;
 
-/** Appends `events` to the account's stream inside the caller's open transaction; returns them as stored. */
-export const appendInTransaction = async (
-  client: pg.Client,
-  account: AccountRef,
+/** The transaction lock that serializes the appends to an account's stream. */
+export const lockStream = (account: AccountRef): Statement => [
+  "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+  [EVENT_APPEND_SPACE, accountKey(account)],
+];
+
+/**
+ * SQL that inserts the events of the JSON array parameter `$<events>` into the stream of (`$1`, `$2`), numbered after
+ * its last seq, each record carrying its seq; `from` adds tables to the SELECT (a CTE that must have a row for
+ * anything to be inserted). RETURNING seq. Run it after {@link lockStream}, in the same transaction.
+ */
+export const insertEvents = (events: number, from = ""): string =>
+  "INSERT INTO baton.events (provider, account, seq, record) " +
+  "SELECT $1, $2, last.seq + e.n, e.record || jsonb_build_object('seq', last.seq + e.n) " +
+  "FROM (SELECT COALESCE(max(seq), 0) AS seq FROM baton.events WHERE provider = $1 AND account = $2) AS last, " +
+  `jsonb_array_elements($${events}::jsonb) WITH ORDINALITY AS e(record, n)${from} RETURNING seq`;
+
+/** The JSON array parameter of {@link insertEvents}: the events encoded (their seq is set by the insert). */
+export const encodeEvents = (events: ReadonlyArray<NewAccountEvent>): string =>
+  JSON.stringify(events.map((event) => encodeAccountEvent({ ...event, seq: 1 } as AccountEvent)));
+
+/** `events` as stored, from the seqs an {@link insertEvents} returned. */
+export const storedEvents = (
   events: ReadonlyArray<NewAccountEvent>,
-): Promise<ReadonlyArray<AccountEvent>> => {
-  await client.query("SELECT pg_advisory_xact_lock($1, hashtext($2))", [EVENT_APPEND_SPACE, accountKey(account)]);
-  const last = await client.query<{ seq: number | null }>(
-    "SELECT max(seq) AS seq FROM baton.events WHERE provider = $1 AND account = $2",
-    [account.provider, account.account],
-  );
-  const from = last.rows[0]?.seq ?? 0;
-  const stored = events.map((event, i) => ({ ...event, seq: from + i + 1 }) as AccountEvent);
-  await client.query(
-    "INSERT INTO baton.events (provider, account, seq, record) " +
-      "SELECT $1, $2, e.seq, e.record FROM jsonb_to_recordset($3::jsonb) AS e(seq bigint, record jsonb)",
-    [
-      account.provider,
-      account.account,
-      JSON.stringify(stored.map((event) => ({ seq: event.seq, record: encodeAccountEvent(event) }))),
-    ],
-  );
-  return stored;
+  result: pg.QueryResult | undefined,
+): ReadonlyArray<AccountEvent> => {
+  const first = Math.min(...(result?.rows ?? []).map((row: { seq: number }) => row.seq));
+  return events.map((event, i) => ({ ...event, seq: first + i }) as AccountEvent);
 };
 
 /** What a stored record is: an event, one of a newer baton, or undecodable. */
@@ -115,32 +122,30 @@ export const make = (store: PostgresStoreShape): EventStoreShape => {
         try: () => events.map((event) => encodeAccountEvent({ ...event, seq: 1 } as AccountEvent)),
         catch: (error) => error,
       }).pipe(Effect.orDie);
-      let startedAfter: number | undefined;
+      let attempted = false;
       return yield* store.query("append to the event stream", async (client) => {
-        if (startedAfter !== undefined) {
-          // A COMMIT whose answer was lost: our records, right after where we started, mean it went through.
+        if (attempted) {
+          // A COMMIT whose answer was lost with the connection: our records (same time, host, pid and content) at the
+          // end of the stream mean it went through.
           const found = await client.query<{ record: AccountEvent }>(
-            "SELECT record FROM baton.events WHERE provider = $1 AND account = $2 AND seq > $3 ORDER BY seq LIMIT $4",
-            [account.provider, account.account, startedAfter, events.length],
+            "SELECT record FROM baton.events WHERE provider = $1 AND account = $2 ORDER BY seq DESC LIMIT $3",
+            [account.provider, account.account, events.length],
           );
+          const last = found.rows.map((row) => row.record).reverse();
           const same =
-            found.rows.length === events.length &&
-            found.rows.every(
-              (row, i) => JSON.stringify(sortKeys({ ...row.record, seq: 1 })) === JSON.stringify(sortKeys(encoded[i])),
+            last.length === events.length &&
+            last.every(
+              (record, i) => JSON.stringify(sortKeys({ ...record, seq: 1 })) === JSON.stringify(sortKeys(encoded[i])),
             );
-          if (same) return found.rows.map((row) => row.record);
+          if (same) return last;
         }
-        startedAfter = undefined;
-        await client.query("BEGIN");
-        try {
-          const stored = await appendInTransaction(client, account, events);
-          startedAfter = (stored[0]?.seq ?? 1) - 1;
-          await client.query("COMMIT");
-          return stored;
-        } catch (error) {
-          await client.query("ROLLBACK").catch(() => undefined);
-          throw error;
-        }
+        attempted = true;
+        // One round trip: BEGIN, the stream's lock, the numbered insert, COMMIT.
+        const [, inserted] = await transactionInOneTrip(client, [
+          lockStream(account),
+          [insertEvents(3), [account.provider, account.account, encodeEvents(events)]],
+        ]);
+        return storedEvents(events, inserted);
       });
     });
 
@@ -163,17 +168,24 @@ export const make = (store: PostgresStoreShape): EventStoreShape => {
   ): Effect.Effect<StreamFold, StoreFailure> =>
     Effect.gen(function* () {
       const { checkpoint, rows } = yield* store.query("fold the event stream", async (client) => {
-        const saved = await client.query<{ checkpoint: unknown }>(
-          "SELECT checkpoint FROM baton.fold_checkpoints WHERE provider = $1 AND account = $2",
+        // One statement (one snapshot, one round trip): the checkpoint, and the events after the prefix it covers.
+        const found = await client.query<{ checkpoint: unknown; records: ReadonlyArray<unknown> | null }>(
+          "WITH saved AS (SELECT checkpoint FROM baton.fold_checkpoints WHERE provider = $1 AND account = $2) " +
+            "SELECT (SELECT checkpoint FROM saved) AS checkpoint, (SELECT jsonb_agg(record ORDER BY seq) " +
+            "FROM baton.events WHERE provider = $1 AND account = $2 AND seq > COALESCE((SELECT " +
+            "(checkpoint->'context'->>'lastSeq')::bigint FROM saved), 0)) AS records",
           [account.provider, account.account],
         );
-        const restored = restoreFold(saved.rows[0]?.checkpoint, thresholdMs);
-        const after = restored?.snapshot.context.lastSeq ?? 0;
-        const found = await client.query<{ record: unknown }>(
-          "SELECT record FROM baton.events WHERE provider = $1 AND account = $2 AND seq > $3 ORDER BY seq",
-          [account.provider, account.account, after],
+        const saved = found.rows[0]?.checkpoint ?? undefined;
+        const after = (found.rows[0]?.records ?? []).map((record) => ({ record }));
+        const restored = restoreFold(saved, thresholdMs);
+        if (restored !== undefined || saved === undefined) return { checkpoint: restored, rows: after };
+        // A checkpoint this build cannot use (another fold format or threshold): the whole stream.
+        const all = await client.query<{ record: unknown }>(
+          "SELECT record FROM baton.events WHERE provider = $1 AND account = $2 ORDER BY seq",
+          [account.provider, account.account],
         );
-        return { checkpoint: restored, rows: found.rows };
+        return { checkpoint: undefined, rows: all.rows };
       });
       const events = yield* decodeRows(account, rows);
       const folded = resumeFold(checkpoint, events, thresholdMs);
@@ -201,28 +213,20 @@ export const make = (store: PostgresStoreShape): EventStoreShape => {
         .then((found) => found.rows.map((row) => ({ provider: row.provider, account: row.account }))),
     );
 
+  // Queued on the connection and not waited for: the caller (a flight ending) hands its token over at once; the
+  // session finishes its queue before it closes. One statement, its commit not waiting for the disk.
   const note = (account: AccountRef, diagnostic: DiagnosticNote): Effect.Effect<void> =>
-    store
-      .query(
-        "write a note",
-        async (client) => {
-          await client.query("BEGIN");
-          try {
-            await client.query("SET LOCAL synchronous_commit = off");
-            await client.query("INSERT INTO baton.notes (provider, account, note) VALUES ($1, $2, $3)", [
-              account.provider,
-              account.account,
-              JSON.stringify(diagnostic),
-            ]);
-            await client.query("COMMIT");
-          } catch (error) {
-            await client.query("ROLLBACK").catch(() => undefined);
-            throw error;
-          }
-        },
-        { retry: false },
-      )
-      .pipe(Effect.ignore);
+    Effect.sync(() => {
+      store.session
+        .run((client) =>
+          client.query(
+            "WITH async AS (SELECT set_config('synchronous_commit', 'off', true)) " +
+              "INSERT INTO baton.notes (provider, account, note) SELECT $1, $2, $3 FROM async",
+            [account.provider, account.account, JSON.stringify(diagnostic)],
+          ),
+        )
+        .catch(() => undefined);
+    });
 
   const notes = (account: AccountRef): Effect.Effect<ReadonlyArray<DiagnosticNote>, StoreFailure> =>
     store.query("read the notes", async (client) => {

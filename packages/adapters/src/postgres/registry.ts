@@ -34,9 +34,13 @@ export const make = (store: PostgresStoreShape): RegistryStoreShape => {
   const where = `the provider registry of the baton store at ${store.where}`;
   const problem = (text: string) => new InvalidInput({ reason: "config", message: `${where}: ${text}` });
 
+  /** The last document decoded, with its sealed bytes (each read fetches the row; it is decoded once). */
+  let last: { readonly sealed: Buffer; readonly config: BatonConfig } | undefined;
+
   /** The document of `row` (the empty registry when there is none), or what is wrong with it. */
   const decode = (row: RegistryRow | undefined): BatonConfig | InvalidInput => {
     if (row === undefined) return emptyConfig;
+    if (last !== undefined && row.key_id === store.key?.id && last.sealed.equals(row.sealed)) return last.config;
     if (store.key === undefined) return problem("no store key is set");
     if (row.key_id !== store.key.id) {
       return problem(`it is sealed with key ${row.key_id}, not with the store key given (${store.key.id})`);
@@ -44,7 +48,9 @@ export const make = (store: PostgresStoreShape): RegistryStoreShape => {
     const text = open(store.key, REGISTRY_AAD, row.sealed);
     if (text === undefined) return problem("it does not open with the store key: it was altered");
     const outcome = decodeConfigText(text.toString("utf8"));
-    return outcome._tag === "invalid" ? problem(outcome.problem) : outcome.config;
+    if (outcome._tag === "invalid") return problem(outcome.problem);
+    last = { sealed: row.sealed, config: outcome.config };
+    return outcome.config;
   };
 
   const select = (client: pg.Client, forUpdate: boolean) =>

@@ -31,8 +31,9 @@ import {
 } from "@baton/core";
 import { Effect, Layer } from "effect";
 import type pg from "pg";
-import { appendInTransaction } from "./events.ts";
+import { encodeEvents, insertEvents, lockStream, storedEvents } from "./events.ts";
 import { secretAad as aadOf, open, type StoreKey, seal } from "./sealing.ts";
+import { type Statement, transactionInOneTrip } from "./session.ts";
 import { CHANGES_CHANNEL, PostgresStore, type PostgresStoreShape } from "./store.ts";
 
 const secretAad = (account: AccountRef, generation: number): string =>
@@ -73,6 +74,12 @@ export const make = (store: PostgresStoreShape): SecretStoreShape => {
     return store.key;
   };
 
+  /**
+   * The last record opened per account, with its sealed bytes: a follower woken many times reads the row each time
+   * but opens and decodes it once (identical bytes, a random nonce per write: the same record).
+   */
+  const decoded = new Map<string, { readonly sealed: Buffer; readonly credentials: Credentials }>();
+
   const read = (account: AccountRef): Effect.Effect<Credentials | undefined, StoreFailure> =>
     store.query("read the secret", async (client) => {
       const key = sealingKey();
@@ -82,22 +89,30 @@ export const make = (store: PostgresStoreShape): SecretStoreShape => {
       );
       const row = found.rows[0];
       if (row === undefined) return undefined;
-      const opened = openSecret(key, account, row);
-      if ("ok" in opened) return opened.ok;
-      const what = `the secret of ${accountKey(account)} (generation ${row.generation}) in ${store.where}`;
-      if (opened.otherKey === true) {
-        throw new StoreFailure({ reason: "permission", message: `${what} ${opened.problem}` });
+      const known = decoded.get(accountKey(account));
+      if (known !== undefined && row.key_id === key.id && known.sealed.equals(row.sealed)) return known.credentials;
+      const outcome = openSecret(key, account, row);
+      if ("ok" in outcome) {
+        decoded.set(accountKey(account), { sealed: row.sealed, credentials: outcome.ok });
+        return outcome.ok;
       }
-      const moved = await quarantine(client, account, row, opened.problem);
+      const what = `the secret of ${accountKey(account)} (generation ${row.generation}) in ${store.where}`;
+      if (outcome.otherKey === true) {
+        throw new StoreFailure({ reason: "permission", message: `${what} ${outcome.problem}` });
+      }
+      const moved = await quarantine(client, account, row, outcome.problem);
       throw new StoreFailure({
         reason: "corrupt",
         message: moved
-          ? `${what} ${opened.problem}; it was moved to baton.quarantine with its bytes intact (run \`baton doctor\`, or log in again)`
+          ? `${what} ${outcome.problem}; it was moved to baton.quarantine with its bytes intact (run \`baton doctor\`, or log in again)`
           : `${what} changed while it was being read`,
       });
     });
 
-  /** One attempt of the compare-and-set (and the event, and the notification) in one transaction. */
+  /**
+   * One attempt of the compare-and-set, with the event appended only if it took (one statement: the event insert
+   * reads the CAS's CTE), and the notification — BEGIN to COMMIT in one round trip.
+   */
   const attempt = async (
     client: pg.Client,
     account: AccountRef,
@@ -107,36 +122,41 @@ export const make = (store: PostgresStoreShape): SecretStoreShape => {
     keyId: string,
     event: NewAccountEvent | undefined,
   ): Promise<Outcome> => {
-    await client.query("BEGIN");
-    try {
-      const changed =
-        expected === 0
-          ? await client.query(
-              "INSERT INTO baton.secrets (provider, account, generation, key_id, sealed) VALUES ($1, $2, $3, $4, $5) " +
-                "ON CONFLICT (provider, account) DO NOTHING",
-              [account.provider, account.account, next.generation, keyId, sealed],
-            )
-          : await client.query(
-              "UPDATE baton.secrets SET generation = $3, key_id = $4, sealed = $5, updated_at = now() " +
-                "WHERE provider = $1 AND account = $2 AND generation = $6 AND $3 > generation",
-              [account.provider, account.account, next.generation, keyId, sealed, expected],
-            );
-      if (changed.rowCount !== 1) {
-        await client.query("ROLLBACK");
-        const found = await client.query<{ generation: number }>(
-          "SELECT generation FROM baton.secrets WHERE provider = $1 AND account = $2",
-          [account.provider, account.account],
-        );
-        return { _tag: "conflict", found: found.rows[0]?.generation ?? 0 };
-      }
-      const appended = event === undefined ? undefined : (await appendInTransaction(client, account, [event]))[0];
-      await client.query("SELECT pg_notify($1, $2)", [CHANGES_CHANNEL, accountKey(account)]);
-      await client.query("COMMIT");
-      return appended === undefined ? { _tag: "written" } : { _tag: "written", event: appended };
-    } catch (error) {
-      await client.query("ROLLBACK").catch(() => undefined);
-      throw error;
+    const cas =
+      expected === 0
+        ? "INSERT INTO baton.secrets (provider, account, generation, key_id, sealed) VALUES ($1, $2, $3, $4, $5) " +
+          "ON CONFLICT (provider, account) DO NOTHING RETURNING generation"
+        : "UPDATE baton.secrets SET generation = $3, key_id = $4, sealed = $5, updated_at = now() " +
+          "WHERE provider = $1 AND account = $2 AND generation = $6 AND $3 > generation RETURNING generation";
+    const values = [
+      account.provider,
+      account.account,
+      next.generation,
+      keyId,
+      sealed,
+      ...(expected === 0 ? [] : [expected]),
+    ];
+    const statements: Array<Statement> =
+      event === undefined
+        ? [[cas, values]]
+        : [
+            lockStream(account),
+            [`WITH cas AS (${cas}) ${insertEvents(values.length + 1, ", cas")}`, [...values, encodeEvents([event])]],
+          ];
+    const results = await transactionInOneTrip(client, [
+      ...statements,
+      ["SELECT pg_notify($1, $2)", [CHANGES_CHANNEL, accountKey(account)]],
+    ]);
+    const written = results[statements.length - 1];
+    if ((written?.rowCount ?? 0) === 0) {
+      const found = await client.query<{ generation: number }>(
+        "SELECT generation FROM baton.secrets WHERE provider = $1 AND account = $2",
+        [account.provider, account.account],
+      );
+      return { _tag: "conflict", found: found.rows[0]?.generation ?? 0 };
     }
+    const stored = event === undefined ? undefined : storedEvents([event], written)[0];
+    return stored === undefined ? { _tag: "written" } : { _tag: "written", event: stored };
   };
 
   /** Whether our write (`sealed`) is in the row now: the way to settle a COMMIT whose answer was lost. */

@@ -50,17 +50,17 @@ const CONNECTION_SQLSTATE = /^(08|57P0[123]|53300)/;
 
 /** pg's own messages for a connection that went away or never answered. */
 const CONNECTION_MESSAGE =
-  /connection terminated|connection error|not queryable|query read timeout|timeout expired|econnre/i;
+  /connection terminated|connection error|not queryable|query read timeout|timeout expired|\bE(PIPE|CONNRESET|CONNREFUSED|CONNABORTED|TIMEDOUT|HOSTUNREACH|NETUNREACH)\b/i;
 
 /** Whether `error` is about the connection (not about a statement, and not one of baton's own errors). */
 export const isConnectionError = (error: unknown): boolean => {
   if (error instanceof ConnectionLost) return true;
   if (!(error instanceof Error)) return false;
+  // A socket error (ECONNREFUSED, ECONNRESET, EPIPE, ETIMEDOUT, EHOSTUNREACH…): a system call failed.
+  if ("syscall" in error || "errno" in error) return true;
   const code = "code" in error && typeof error.code === "string" ? error.code : undefined;
-  // A SQLSTATE from the server: only the connection classes.
-  if (code !== undefined && /^[0-9A-Z]{5}$/.test(code)) return CONNECTION_SQLSTATE.test(code);
-  // A socket error (ECONNREFUSED, ECONNRESET, EPIPE, ETIMEDOUT, EHOSTUNREACH…).
-  if (code !== undefined && /^E[A-Z]+$/.test(code)) return true;
+  // A SQLSTATE from the server (an error response has a severity): only the connection classes.
+  if (code !== undefined && "severity" in error) return CONNECTION_SQLSTATE.test(code);
   return CONNECTION_MESSAGE.test(error.message);
 };
 
@@ -82,9 +82,44 @@ export const clientConfig = (url: string): pg.ClientConfig => ({
   query_timeout: QUERY_TIMEOUT_MS,
   idle_in_transaction_session_timeout: 30_000,
   application_name: "baton",
+  // Statements a unit of work sends without waiting in between share one round trip (see `pipelined`).
+  pipeline: true,
 });
 
 export type Work<T> = (client: pg.Client) => Promise<T>;
+
+/** A statement and its parameters. */
+export type Statement = readonly [text: string, values?: ReadonlyArray<unknown>];
+
+/**
+ * Sends `statements` without waiting between them (the connection pipelines them: one round trip for all) and
+ * resolves with their results in order; rejects with the first failure once every one has answered.
+ */
+export const pipelined = async (client: pg.Client, statements: ReadonlyArray<Statement>): Promise<pg.QueryResult[]> => {
+  const sent = statements.map(([text, values]) => client.query(text, values === undefined ? undefined : [...values]));
+  const settled = await Promise.allSettled(sent);
+  const failed = settled.find((outcome) => outcome.status === "rejected");
+  if (failed !== undefined) throw failed.reason;
+  return settled.flatMap((outcome) => (outcome.status === "fulfilled" ? [outcome.value] : []));
+};
+
+/**
+ * `statements` in one transaction, BEGIN and COMMIT included, in one round trip; any failure rolls it all back (the
+ * server turns the COMMIT of a failed transaction into a rollback) and is thrown. Resolves with the statements'
+ * results.
+ */
+export const transactionInOneTrip = async (
+  client: pg.Client,
+  statements: ReadonlyArray<Statement>,
+): Promise<pg.QueryResult[]> => {
+  try {
+    const results = await pipelined(client, [["BEGIN"], ...statements, ["COMMIT"]]);
+    return results.slice(1, -1);
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw error;
+  }
+};
 
 export interface Session {
   /** The store URL, without its password (for messages). */
@@ -306,6 +341,8 @@ const makeSession = (url: string): Shared => {
     session,
     refs: 0,
     close: async () => {
+      // Work already queued (a diagnostic note sent without waiting) is finished first.
+      await queue;
       closed = true;
       const open = client;
       client = undefined;
