@@ -84,8 +84,10 @@ const makeStore = async (postgres, server, machines, label) => {
     const client = new pg.Client({ host: postgres.socketDir, port: postgres.port, user: "postgres", database });
     await client.connect();
     try {
-      const { rows } = await client.query("SELECT record->>'type' AS type FROM baton.events ORDER BY seq");
-      return rows.map((row) => row.type);
+      const { rows } = await client.query(
+        "SELECT record->>'type' AS type, (record->>'at')::float8 AS at, record->>'source' AS source FROM baton.events ORDER BY seq",
+      );
+      return rows;
     } finally {
       await client.end();
     }
@@ -101,10 +103,19 @@ const makeStore = async (postgres, server, machines, label) => {
   };
 };
 
-const counts = (types) => {
+const counts = (events) => {
   const found = {};
-  for (const type of types) found[type] = (found[type] ?? 0) + 1;
+  for (const { type } of events) found[type] = (found[type] ?? 0) + 1;
   return found;
+};
+
+/** When the winner took the claim and stored g+1, from the store's events, in ms after `origin` (ms since the epoch). */
+const phasesOf = (events, origin) => {
+  const claimed = events.find((e) => e.type === "refresh.claimed");
+  const stored = events.find((e) => e.type === "credentials.stored" && e.source === "refresh");
+  return claimed === undefined || stored === undefined
+    ? undefined
+    : { claimMs: round(claimed.at - origin, 1), storedMs: round(stored.at - origin, 1) };
 };
 
 /** One barrier round of `n` processes over `store` (or over the file `home`); returns its record. */
@@ -135,7 +146,9 @@ const barrierRound = async ({ server, bundle, n, store, home, log }) => {
     },
   });
   const counters = counterDelta(before, server.counters());
-  const events = store === undefined ? undefined : counts((await store.events()).slice(eventsBefore));
+  const appended = store === undefined ? undefined : (await store.events()).slice(eventsBefore);
+  const events = appended === undefined ? undefined : counts(appended);
+  const phases = appended === undefined ? undefined : phasesOf(appended, result.startEpochMs);
   const verdicts = await judge.verdicts();
   const valid = result.tokens.filter((token) => verdicts.get(token) === true).length;
   const record = {
@@ -147,6 +160,7 @@ const barrierRound = async ({ server, bundle, n, store, home, log }) => {
     spreadMs: round(result.spreadMs, 1),
     counters,
     events,
+    phases,
     validTokens: valid,
     distinctTokens: new Set(result.tokens.filter((t) => t !== undefined)).size,
     failures: result.failures.length,
@@ -157,6 +171,9 @@ const barrierRound = async ({ server, bundle, n, store, home, log }) => {
       `last token ${Math.round(record.timeToAllMs)} ms after GO (spread ${Math.round(record.spreadMs)} ms); ` +
       `server: ${counters.refreshGrants} refresh, ${counters.reuseErrors} reuse errors; valid ${valid}/${n}` +
       (events === undefined ? "" : `; store events: ${JSON.stringify(events)}`) +
+      (phases === undefined
+        ? ""
+        : `; claim at ${Math.round(phases.claimMs)} ms, g+1 stored at ${Math.round(phases.storedMs)} ms`) +
       (record.failures > 0 ? `; ${record.failures} FAILED: ${result.failures[0]}` : ""),
   );
   return record;
@@ -183,7 +200,9 @@ const warmRounds = async ({ server, bundle, n, store, reps, log }) => {
       },
       afterRound: async (r, result) => {
         const counters = counterDelta(before, server.counters());
-        const events = counts((await store.events()).slice(eventsBefore));
+        const appended = (await store.events()).slice(eventsBefore);
+        const events = counts(appended);
+        const phases = phasesOf(appended, result.startEpochMs);
         const verdicts = await judge.verdicts();
         const valid = result.tokens.filter((token) => verdicts.get(token) === true).length;
         if (r < WARMUP_ROUNDS) return;
@@ -196,6 +215,7 @@ const warmRounds = async ({ server, bundle, n, store, reps, log }) => {
           spreadMs: round(result.spreadMs, 1),
           counters,
           events,
+          phases,
           validTokens: valid,
           distinctTokens: new Set(result.tokens).size,
           failures: result.failures.length,
@@ -204,7 +224,10 @@ const warmRounds = async ({ server, bundle, n, store, reps, log }) => {
         log(
           `  postgres warm    ${store.machines} machine(s) N=${String(n).padStart(2)}: last token ${Math.round(record.timeToAllMs)} ms ` +
             `after GO (spread ${Math.round(record.spreadMs)} ms); server: ${counters.refreshGrants} refresh, ` +
-            `${counters.reuseErrors} reuse errors; valid ${valid}/${n}; store events: ${JSON.stringify(events)}`,
+            `${counters.reuseErrors} reuse errors; valid ${valid}/${n}; store events: ${JSON.stringify(events)}` +
+            (phases === undefined
+              ? ""
+              : `; claim at ${Math.round(phases.claimMs)} ms, g+1 stored at ${Math.round(phases.storedMs)} ms`),
         );
         records.push(record);
       },

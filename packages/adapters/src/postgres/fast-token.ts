@@ -1,13 +1,15 @@
 /**
  * The fast path of `baton token REF` on a PostgreSQL store (SPEC §7): when the stored access token is fresh, printing
- * it needs one connection and one query — the schema version, the key check, the sealed registry and the account's
- * sealed secret together — and none of the protocol's machinery, so this module loads nothing but Node, `pg`, the
- * sealing primitives and the core's name rule and timing policy (no Effect). It reads by the same rules as the full
- * path: the schema version this build knows, the key the store's, the registry and the secret opened with the store
- * key and bound to their place. Anything else — no or a wrong key, another schema version, an unregistered provider,
- * a token that is not fresh, a record that does not open — answers "not handled" and the full CLI takes over, with
- * its checks and its error messages.
+ * it needs one connection and one query — the schema version, the sealed registry and the account's sealed secret
+ * together — and none of the protocol's machinery, so this module loads nothing but Node, `pg`, the sealing
+ * primitives and the core's name rule and timing policy (no Effect). It reads by the same rules as the full path:
+ * the schema version this build knows, the registry and the secret sealed with the key given (their key ids) and
+ * opening with it (AES-GCM authenticates: a wrong key never opens), bound to their place. Anything else — no or a
+ * wrong key, another schema version, an unregistered provider, a token that is not fresh, a record that does not
+ * open — answers "not handled" and the full CLI takes over, with its checks and its error messages.
  */
+
+import { Socket } from "node:net";
 import { isValidName } from "@baton/core/account-name";
 import { freshness } from "@baton/core/policy";
 import pg from "pg";
@@ -17,7 +19,6 @@ import { clientConfig } from "./session.ts";
 
 interface Row {
   readonly version: number | null;
-  readonly check_key: string | null;
   readonly registry_key: string | null;
   readonly registry: Buffer | null;
   readonly account: string | null;
@@ -26,11 +27,11 @@ interface Row {
   readonly secret: Buffer | null;
 }
 
+/** The registry and secrets sealed with the key given, and opening with it, prove the key (no key-check row needed). */
 const QUERY =
-  "SELECT m.version, k.key_id AS check_key, r.key_id AS registry_key, r.sealed AS registry, s.account, " +
-  "s.generation, s.key_id AS secret_key, s.sealed AS secret " +
-  "FROM (SELECT max(version) AS version FROM baton.migrations) AS m " +
-  "LEFT JOIN baton.key_check AS k ON true LEFT JOIN baton.registry AS r ON true " +
+  "SELECT m.version, r.key_id AS registry_key, r.sealed AS registry, s.account, s.generation, " +
+  "s.key_id AS secret_key, s.sealed AS secret FROM (SELECT max(version) AS version FROM baton.migrations) AS m " +
+  "LEFT JOIN baton.registry AS r ON true " +
   "LEFT JOIN baton.secrets AS s ON s.provider = $1 AND ($2::text IS NULL OR s.account = $2)";
 
 const keyOfEnvironment = (env: NodeJS.ProcessEnv): StoreKey | undefined => {
@@ -71,7 +72,7 @@ export const fastPostgresToken = async (ref: string, env: NodeJS.ProcessEnv): Pr
     await client.connect();
     const { rows } = await client.query<Row>(QUERY, [provider, named ?? null]);
     const first = rows[0];
-    if (first === undefined || first.version !== SCHEMA_VERSION || first.check_key !== key.id) return undefined;
+    if (first === undefined || first.version !== SCHEMA_VERSION) return undefined;
     if (first.registry === null || first.registry_key !== key.id) return undefined;
     const account = registeredAccount(key, first.registry, provider, named);
     const row = rows.find((candidate) => candidate.account === account);
@@ -92,6 +93,10 @@ export const fastPostgresToken = async (ref: string, env: NodeJS.ProcessEnv): Pr
   } catch {
     return undefined;
   } finally {
-    await client.end().catch(() => undefined);
+    // Says goodbye (Terminate) without waiting for the server to close the socket: the socket no longer keeps the
+    // process alive, and the kernel delivers what is queued on it when the process exits.
+    client.end().catch(() => undefined);
+    const { stream } = client.connection;
+    if (stream instanceof Socket) stream.unref();
   }
 };
