@@ -126,6 +126,10 @@ export const make = (store: PostgresStoreShape): AccountLockShape => {
     return state.listening;
   };
 
+  // Listening from the start costs nothing (the connection's first round trip LISTENs) and spares a waiter the
+  // round trip when it first waits — in a herd, at the moment the holder most needs the database.
+  listen().catch(() => undefined);
+
   const watch = (account: AccountRef): Effect.Effect<ChangeWatcher, LockFailure, Scope.Scope> =>
     Effect.gen(function* () {
       const key = accountKey(account);

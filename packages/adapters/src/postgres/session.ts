@@ -17,9 +17,9 @@
  * - `reconnected` hooks run first on every new connection (after the first): the stores re-take the presence locks of
  *   the claims and sessions still open in this process and say so in their rows. When such locks or listeners exist,
  *   a lost connection is re-established in the background at once, not at the next use.
- * - Notifications: `listen(channel, wake)` LISTENs (again after every reconnect) and calls `wake(payload)` for each
- *   notification; after a reconnect every listener is woken with `undefined` (a notification may have been missed:
- *   re-read).
+ * - Notifications: `listen(channel, wake)` LISTENs (in the connection's first round trip when it is not connected yet,
+ *   and again after every reconnect) and calls `wake(payload)` for each notification; after a reconnect every
+ *   listener is woken with `undefined` (a notification may have been missed: re-read).
  * - Server-side TCP keepalives are set per session (idle 10 s, 5 s × 3 probes), so a client that vanished without
  *   closing its socket (a machine that lost power, a cut link) loses its advisory locks within about 25 s rather than
  *   the operating system's two hours; `idle_in_transaction_session_timeout` (30 s) ends a transaction abandoned by a
@@ -196,12 +196,19 @@ const makeSession = (url: string): Shared => {
     let identity: { readonly pid: number; readonly started: string } | undefined;
     try {
       await fresh.connect();
-      const self = await fresh.query<{ pid: number; started: string }>(
-        "SELECT pid, backend_start::text AS started, set_config('tcp_keepalives_idle', '10', false), " +
-          "set_config('tcp_keepalives_interval', '5', false), set_config('tcp_keepalives_count', '3', false) " +
-          "FROM pg_stat_activity WHERE pid = pg_backend_pid()",
-      );
-      identity = self.rows[0];
+      fresh.on("notification", (message) => {
+        for (const wake of channels.get(message.channel) ?? []) wake(message.payload);
+      });
+      // One round trip: who this backend is, its keepalives, and the channels listened to.
+      const [self] = await pipelined(fresh, [
+        [
+          "SELECT pid, backend_start::text AS started, set_config('tcp_keepalives_idle', '10', false), " +
+            "set_config('tcp_keepalives_interval', '5', false), set_config('tcp_keepalives_count', '3', false) " +
+            "FROM pg_stat_activity WHERE pid = pg_backend_pid()",
+        ],
+        ...[...channels.keys()].map((channel): Statement => [`LISTEN ${channel}`]),
+      ]);
+      identity = self?.rows[0];
       if (orphans.length > 0) {
         // A connection this process gave up on (a query that never answered) may still live at the server, holding
         // this process's locks: end it, so they can be taken again here. Matched on pid AND start time, so a reused
@@ -213,10 +220,6 @@ const makeSession = (url: string): Shared => {
         );
         orphans = [];
       }
-      fresh.on("notification", (message) => {
-        for (const wake of channels.get(message.channel) ?? []) wake(message.payload);
-      });
-      if (channels.size > 0) await fresh.query([...channels.keys()].map((c) => `LISTEN ${c}`).join("; "));
       if (everConnected) for (const hook of hooks) await hook(fresh);
     } catch (error) {
       fresh.removeAllListeners("notification");
@@ -313,11 +316,15 @@ const makeSession = (url: string): Shared => {
       if (wakers === undefined) {
         wakers = new Set();
         channels.set(channel, wakers);
-        try {
-          await retrying((c) => c.query(`LISTEN ${channel}`));
-        } catch (error) {
-          channels.delete(channel);
-          throw error;
+        // Not connected yet: the connection LISTENs in its first round trip. Otherwise (or while connecting, past
+        // that point perhaps) LISTEN now.
+        if (client !== undefined || connecting !== undefined) {
+          try {
+            await retrying((c) => c.query(`LISTEN ${channel}`));
+          } catch (error) {
+            channels.delete(channel);
+            throw error;
+          }
         }
       }
       wakers.add(wake);
