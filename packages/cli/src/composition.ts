@@ -5,8 +5,9 @@
  * with log lines on stderr. The demo's child processes and the tests run the same wiring over their BATON_HOME.
  *
  * With BATON_STORE the accounts live in a PostgreSQL store shared by many machines; every command but `doctor` and
- * `store` (which report why a store is not ready) first checks that it is ready — connected, migrated, the key the
- * store's —, so a wrong key or a newer schema is exit 2 and an unreachable server exit 4, before anything else.
+ * `store` (which report why a store is not ready) and `demo` (which uses a home of its own) first checks that it is
+ * ready — connected, migrated, the key the store's —, so a wrong key or a newer schema is exit 2 and an unreachable
+ * server exit 4, before anything else.
  */
 import { NodeBaton, NodeHostIdentity, resolveHome } from "@baton/adapters";
 import { InvalidInput, type Retryable } from "@baton/core";
@@ -58,8 +59,8 @@ const stderrLogger = NodeBaton.lineLogger((line) =>
 
 /**
  * The services of the commands; an invalid BATON_STORAGE, BATON_STORE, store key or BATON_MACHINE_ID fails them
- * (exit 2) but not `--help`. With `checkStore` (every command but `doctor` and `store`), a store that is not ready
- * fails them too, with its own error.
+ * (exit 2) but not `--help`. With `checkStore` (every command but `doctor`, `store` and `demo`), a store that is not
+ * ready fails them too, with its own error.
  */
 export const appLayer = (
   environment: Environment,

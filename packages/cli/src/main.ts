@@ -61,8 +61,8 @@ const commands = [
   storeCommand,
 ] as const;
 
-/** Commands that run when the shared store is not ready (they say why); every other one checks it first. */
-const WITHOUT_STORE_CHECK: ReadonlySet<string> = new Set(["doctor", "store", "help"]);
+/** Commands that run when the shared store is not ready (they say why, or use no store); every other one checks it. */
+const WITHOUT_STORE_CHECK: ReadonlySet<string> = new Set(["doctor", "store", "demo", "help"]);
 
 const describeBaton = Command.withDescription(
   "Keeps OAuth sessions alive for command-line tools: one refresh per rotation, every process adopts it.",
