@@ -179,7 +179,8 @@ export const claimStoreContract = (
         expect(tag(await run(store.acquire(loud, 1, request(h.host, h.pid))))).toBe("InFlight");
         await first.kill();
         await second.kill();
-        expect(await run(store.acquire(quiet, 1, request(h.host, h.pid)))).toEqual({ _tag: "Granted", attempt: 2 });
+        // Within the store's bound (a database notices a closed connection a moment after the process died).
+        expect(await settled(h, store, quiet, 1)).toBe("Granted 2");
         expect(await settled(h, store, loud, 1)).toBe("InDoubt");
       }),
     );
