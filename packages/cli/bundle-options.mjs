@@ -10,8 +10,8 @@ export const bundleOptions = {
   sourcemap: "linked",
   sourcesContent: false,
   // The local authorization server (its own package, with oidc-provider) is loaded only by `baton demo`; the keychain
-  // binding is native.
-  external: ["@baton/devserver", "@napi-rs/keyring"],
+  // binding is native; `pg-native` is the optional native binding of `pg`, which baton never asks for.
+  external: ["@baton/devserver", "@napi-rs/keyring", "pg-native"],
   // Bundled CommonJS dependencies call `require`, which an ES module does not have.
   banner: {
     js: "import { createRequire as __batonCreateRequire } from 'node:module'; const require = __batonCreateRequire(import.meta.url);",

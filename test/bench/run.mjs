@@ -3,7 +3,7 @@
  * baton's benchmark suite (SPEC §7; method and latest figures in docs/performance.md). Not a test: nothing asserts,
  * every figure is measured in this one run and targets are judged as ratios within it.
  *
- *   node test/bench/run.mjs [--quick] [--only=herd,token,embedded,replay,status,serve] [--profile | --no-profile]
+ *   node test/bench/run.mjs [--quick] [--only=herd,token,embedded,replay,status,serve,postgres] [--profile | --no-profile]
  *                           [--sizes=1,32] [--modes=spawned,barrier,warm] [--reps=3] [--warm-reps=7] [--no-baselines]
  *                           [--child-flags=--no-lazy]   (Node flags for baton's barrier and warm herd children)
  *
@@ -23,6 +23,7 @@ import { startAuthorizationServer } from "@baton/devserver";
 import { loggedInHome, REF } from "./lib/account.mjs";
 import { buildBundle } from "./lib/bundle.mjs";
 import { BATON, BENCH_DIR, fmtMs, fmtRate, fmtRatio, killAllChildren, round } from "./lib/common.mjs";
+import { judgePostgres, reportPostgres, runPostgresSuite } from "./lib/herd-postgres.mjs";
 import { profileHerd, runHerdSuite } from "./lib/herd-suite.mjs";
 import { benchEmbedded, benchReplay, benchStatus, benchToken } from "./lib/micro.mjs";
 import { formatProfile } from "./lib/profile.mjs";
@@ -34,13 +35,13 @@ import { benchServe, judgeServe } from "./lib/serve.mjs";
 const argv = process.argv.slice(2);
 if (argv.includes("--help") || argv.includes("-h")) {
   process.stdout.write(
-    "usage: node test/bench/run.mjs [--quick] [--only=herd,token,embedded,replay,status,serve] [--profile|--no-profile]\n",
+    "usage: node test/bench/run.mjs [--quick] [--only=herd,token,embedded,replay,status,serve,postgres] [--profile|--no-profile]\n",
   );
   process.exit(0);
 }
 const quick = argv.includes("--quick");
 const onlyArg = argv.find((a) => a.startsWith("--only="));
-const SECTIONS = ["herd", "token", "embedded", "replay", "status", "serve"];
+const SECTIONS = ["herd", "token", "embedded", "replay", "status", "serve", "postgres"];
 const only = onlyArg === undefined ? SECTIONS : onlyArg.slice("--only=".length).split(",");
 for (const name of only) if (!SECTIONS.includes(name)) throw new Error(`unknown section ${name}`);
 const profile = argv.includes("--profile") ? true : argv.includes("--no-profile") ? false : !quick;
@@ -62,6 +63,7 @@ const config = quick
       replay: { count: 100_000, trials: 1 },
       status: { accounts: 1000, variants: [20], runs: 3, warmup: 1 },
       serve: { sizes: [1, 64], reps: 3, tokenRuns: 10, rotations: 2 },
+      postgres: { sizes: [1, 32], machines: [1, 4], reps: 1, warmSizes: [], warmReps: 1, tokenRuns: 10 },
       timeLimitMs: 10 * 60_000,
     }
   : {
@@ -81,6 +83,14 @@ const config = quick
       replay: { count: 100_000, trials: 3 },
       status: { accounts: 1000, variants: [1, 20], runs: 10, warmup: 1 },
       serve: { sizes: [1, 8, 64], reps: 9, tokenRuns: 40, rotations: 5 },
+      postgres: {
+        sizes: [1, 8, 32, 64],
+        machines: [1, 2, 4, 8],
+        reps: 3,
+        warmSizes: [1, 32],
+        warmReps: 3,
+        tokenRuns: 40,
+      },
       timeLimitMs: 30 * 60_000,
     };
 
@@ -264,11 +274,27 @@ const main = async () => {
     cleanups.push(rotating.cleanup);
     results.serve = await benchServe({ steady, herd: rotating, herdServer, ref: REF, ...config.serve, log });
   }
+  if (only.includes("postgres")) {
+    noteLoad("before postgres");
+    log(
+      `\n[6/6] many machines on one PostgreSQL store: herds through the database, the file store beside them, baton token`,
+    );
+    results.postgres = await runPostgresSuite({
+      herdServer,
+      steadyServer,
+      bundle: bundle.path,
+      config: config.postgres,
+      log,
+    });
+  }
 
   noteLoad("at the end");
   results.loadAverage = loads;
-  results.targets = judge(results, config.herd.modes);
-  if (results.serve !== undefined) results.targets.push(...judgeServe(results.serve, fmtRatio, fmtMs));
+  results.targets = [
+    ...judge(results, config.herd.modes),
+    ...(results.serve === undefined ? [] : judgeServe(results.serve, fmtRatio, fmtMs)),
+    ...(results.postgres === undefined ? [] : judgePostgres(results.postgres)),
+  ];
   const herdMissed = results.targets.some((t) => t.benchmark.startsWith("herd") && !t.met);
   if (only.includes("herd") && profile && herdMissed) {
     log(`\nprofiling the herd's wake-up path (baton, barrier, N=${config.herdProfileN}) …`);
@@ -284,6 +310,7 @@ const main = async () => {
   results.finishedAt = new Date().toISOString();
 
   report(results, log);
+  if (results.postgres !== undefined) reportPostgres(results.postgres, log);
   await mkdir(resultsDir, { recursive: true });
   const file = join(resultsDir, `${stamp}.json`);
   await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);

@@ -1,11 +1,18 @@
 /**
  * The CLI's side of the composition root: the settings read once from the environment (BATON_HOME, BATON_STORAGE,
- * BATON_DEBUG, NO_COLOR, and BATON_SERVER with BATON_SERVER_TOKEN for a thin client of a broker), and the services
+ * BATON_STORE with BATON_STORE_KEY / BATON_STORE_KEY_FILE, BATON_MACHINE_ID, BATON_DEBUG, NO_COLOR, and BATON_SERVER
+ * with BATON_SERVER_TOKEN for a thin client of a broker), and the services
  * every command runs with — those of `NodeBaton.layer`, the adapters' one wiring, which the Promise facade uses too —
  * with log lines on stderr. The demo's child processes and the tests run the same wiring over their BATON_HOME.
+ *
+ * With BATON_STORE the accounts live in a PostgreSQL store shared by many machines; every command but `doctor` and
+ * `store` (which report why a store is not ready) and `demo` (which uses a home of its own) first checks that it is
+ * ready — connected, migrated, the key the store's —, so a wrong key or a newer schema is exit 2 and an unreachable
+ * server exit 4, before anything else. With BATON_SERVER the process is a thin client: it borrows access tokens from
+ * the broker and keeps nothing of its own.
  */
-import { type BrokerRequest, connectionFromSettings, NodeBaton, resolveHome } from "@baton/adapters";
-import { InvalidInput } from "@baton/core";
+import { type BrokerRequest, connectionFromSettings, NodeBaton, NodeHostIdentity, resolveHome } from "@baton/adapters";
+import { InvalidInput, type Retryable } from "@baton/core";
 import { Context, Effect, Layer, References } from "effect";
 import { logLine } from "./log-line.ts";
 
@@ -22,13 +29,18 @@ export class CliEnvironment extends Context.Service<
   }
 >()("@baton/cli/CliEnvironment") {}
 
-export const environmentFromProcess = () => ({
-  home: resolveHome(process.env),
-  debug: process.env.BATON_DEBUG === "1",
-  color: process.stdout.isTTY === true && process.env.NO_COLOR === undefined,
-  storage: NodeBaton.storageFromEnvironment(process.env.BATON_STORAGE),
-  server: connectionFromSettings(process.env.BATON_SERVER, process.env.BATON_SERVER_TOKEN),
-});
+export const environmentFromProcess = () => {
+  const home = resolveHome(process.env);
+  return {
+    home,
+    debug: process.env.BATON_DEBUG === "1",
+    color: process.stdout.isTTY === true && process.env.NO_COLOR === undefined,
+    storage: NodeBaton.storageFromEnvironment(process.env.BATON_STORAGE),
+    backend: NodeBaton.backendFromEnvironment({ home }, process.env),
+    machine: NodeHostIdentity.machineNameFromEnvironment(process.env),
+    server: connectionFromSettings(process.env.BATON_SERVER, process.env.BATON_SERVER_TOKEN),
+  };
+};
 
 type Environment = ReturnType<typeof environmentFromProcess>;
 
@@ -51,27 +63,38 @@ const stderrLogger = NodeBaton.lineLogger((line) =>
 );
 
 /**
- * The services of the commands: over BATON_HOME, or over the broker BATON_SERVER names. An invalid BATON_STORAGE or
- * BATON_SERVER fails them (exit 2) but not `--help`.
+ * The services of the commands — over BATON_HOME, the store of BATON_STORE, or the broker of BATON_SERVER; an invalid
+ * BATON_STORAGE, BATON_STORE, store key, BATON_MACHINE_ID or BATON_SERVER fails them (exit 2) but not `--help`. With `checkStore` (every command but `doctor`, `store` and `demo`), a store that is not
+ * ready fails them too, with its own error.
  */
 export const appLayer = (
   environment: Environment,
   extension: Extension = Layer.empty,
-): Layer.Layer<AppServices, InvalidInput> =>
+  options: { readonly checkStore: boolean } = { checkStore: true },
+): Layer.Layer<AppServices, InvalidInput | Retryable> =>
   Layer.unwrap(
     Effect.suspend(() => {
-      const { storage, server } = environment;
+      const { storage, machine, server } = environment;
       if (storage instanceof InvalidInput) return Effect.fail(storage);
       if (server instanceof InvalidInput) return Effect.fail(server);
-      const env = { ...environment, storage, server };
-      const backend: NodeBaton.Backend =
-        server === undefined
-          ? { kind: "home", home: env.home, secrets: storage }
-          : { kind: "broker", connection: server };
+      const backend: NodeBaton.Backend | InvalidInput =
+        server === undefined ? environment.backend : { kind: "broker", connection: server };
+      if (backend instanceof InvalidInput) return Effect.fail(backend);
+      if (machine instanceof InvalidInput) return Effect.fail(machine);
+      const { home, debug, color } = environment;
+      const services = NodeBaton.layer({
+        backend,
+        ...(machine === undefined ? {} : { machine }),
+        logger: stderrLogger,
+      });
+      const ready = options.checkStore
+        ? Layer.effectDiscard(NodeBaton.StoreBackend.use((store) => store.ready)).pipe(Layer.provide(services))
+        : Layer.empty;
       return Effect.succeed(
         Layer.mergeAll(
-          NodeBaton.layer({ backend, logger: stderrLogger }),
-          Layer.succeed(CliEnvironment)(env),
+          services,
+          ready,
+          Layer.succeed(CliEnvironment)({ home, debug, color, storage, server }),
           extension,
         ),
       );

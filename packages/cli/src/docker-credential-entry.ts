@@ -41,9 +41,7 @@ const get = Effect.gen(function* () {
     return yield* Effect.sync(() => process.stdout.write(thin));
   }
   const target =
-    server === ""
-      ? undefined
-      : yield* helperTarget(env.home, "docker", server, { account: undefined, username: undefined });
+    server === "" ? undefined : yield* helperTarget("docker", server, { account: undefined, username: undefined });
   if (target === undefined) return yield* Effect.fail(new NotFoundAnswer());
   const credentials = yield* (yield* Tokens.Tokens).credentials(target.account);
   const output = formatDockerCredential({
@@ -61,9 +59,9 @@ const list = Effect.gen(function* () {
     return yield* Effect.sync(() => process.stdout.write(formatDockerList(mapped)));
   }
   const entries: Array<{ host: string; username: string }> = [];
-  for (const entry of yield* CredentialHosts.listCredentialHosts(env.home, "docker")) {
+  for (const entry of yield* CredentialHosts.listCredentialHosts("docker")) {
     // A mapping whose provider is gone, or has no default account yet, is left out rather than failing the list.
-    const target = yield* helperTarget(env.home, "docker", entry.host, {
+    const target = yield* helperTarget("docker", entry.host, {
       account: undefined,
       username: undefined,
     }).pipe(Effect.orElseSucceed(() => undefined));

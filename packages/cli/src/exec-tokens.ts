@@ -107,12 +107,12 @@ export const tokenForRun = (account: AccountRef, minValidMs: number | undefined)
   });
 
 /** Resolves every assignment's account and gets its token (each account once). */
-export const tokensForRun = (home: string, plan: ExecPlan, minValidMs: number | undefined) =>
+export const tokensForRun = (_home: string, plan: ExecPlan, minValidMs: number | undefined) =>
   Effect.gen(function* () {
     const byKey = new Map<string, { readonly account: AccountRef; token?: string }>();
     const environment: Record<string, string> = {};
     for (const { variable, ref } of plan.assignments) {
-      const account = yield* resolveAccount(home, ref);
+      const account = yield* resolveAccount(ref);
       const key = accountKey(account);
       let entry = byKey.get(key);
       if (entry === undefined) {

@@ -17,18 +17,16 @@ export interface HelperTarget {
 }
 
 export const helperTarget = (
-  home: string,
   kind: CredentialHosts.HelperKind,
   host: string,
   named: { readonly account: string | undefined; readonly username: string | undefined },
 ) =>
   Effect.gen(function* () {
-    const mapped =
-      named.account === undefined ? yield* CredentialHosts.lookupCredentialHost(home, kind, host) : undefined;
+    const mapped = named.account === undefined ? yield* CredentialHosts.lookupCredentialHost(kind, host) : undefined;
     const ref = named.account ?? mapped?.account;
     if (ref === undefined) return undefined;
-    const account = yield* resolveAccount(home, ref);
-    const provider = yield* ProviderRegistry.getProvider(home, account.provider);
+    const account = yield* resolveAccount(ref);
+    const provider = yield* ProviderRegistry.getProvider(account.provider);
     const username = named.username ?? mapped?.username ?? provider.username ?? ProviderConfig.DEFAULT_USERNAME;
     return { account, provider, username } satisfies HelperTarget;
   });

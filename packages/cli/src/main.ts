@@ -29,6 +29,7 @@ import { refreshCommand } from "./commands/refresh.ts";
 import { replayCommand } from "./commands/replay.ts";
 import { serveCommand } from "./commands/serve.ts";
 import { statusCommand } from "./commands/status.ts";
+import { storeCommand } from "./commands/store.ts";
 import { tokenCommand } from "./commands/token.ts";
 import { useCommand } from "./commands/use.ts";
 import { appLayer, type Extension, environmentFromProcess, withLogLevel } from "./composition.ts";
@@ -60,7 +61,11 @@ const commands = [
   gitCredentialCommand,
   kubectlCredentialCommand,
   serveCommand,
+  storeCommand,
 ] as const;
+
+/** Commands that run when the shared store is not ready (they say why, or use no store); every other one checks it. */
+const WITHOUT_STORE_CHECK: ReadonlySet<string> = new Set(["doctor", "store", "demo", "help"]);
 
 const describeBaton = Command.withDescription(
   "Keeps OAuth sessions alive for command-line tools: one refresh per rotation, every process adopts it.",
@@ -101,12 +106,18 @@ const explain = Command.withHandler(({ command }: { readonly command: ReadonlyAr
 );
 
 /** The commands run with the app's services, built once the global flags (`--log-level`) are in place. */
-const baton = (extension: Extension | undefined) =>
+const baton = (extension: Extension | undefined, checkStore: boolean) =>
   Command.make("baton").pipe(
     describeBaton,
     Command.withSubcommands([...commands, help.pipe(explain)]),
-    Command.provide(appLayer(environment, extension)),
+    Command.provide(appLayer(environment, extension, { checkStore })),
   );
+
+/** The command `args` name: the first word that is one of baton's commands. */
+const commandOf = (args: ReadonlyArray<string>): string | undefined => {
+  const known = new Set([...commands.map((command) => command.name), "help"]);
+  return args.find((arg) => known.has(arg));
+};
 
 /** Requested help and the version on stdout; an invalid invocation and implicit help on stderr. */
 const presenter = CliOutput.layerPresenter({
@@ -137,7 +148,9 @@ export const run = async (args: ReadonlyArray<string>, extension?: Extension): P
       return EXIT.usage;
     }
   }
-  const program = Command.runWith(baton(extension), { version: VERSION })(args);
+  const command = commandOf(args);
+  const checkStore = command === undefined || !WITHOUT_STORE_CHECK.has(command);
+  const program = Command.runWith(baton(extension, checkStore), { version: VERSION })(args);
   const run = await runInterruptibly(
     program.pipe(
       withLogLevel(environment),

@@ -11,14 +11,14 @@ import { CliEnvironment } from "./composition.ts";
 export const parseRef = (input: string) =>
   parseAccountInput(input).pipe(Effect.mapError((e) => new InvalidInput({ reason: "argument", message: e.message })));
 
-export const resolveAccount = (home: string, input: string) =>
+export const resolveAccount = (input: string) =>
   Effect.gen(function* () {
     const parsed = yield* parseRef(input);
     if (parsed.account !== undefined)
       return { provider: parsed.provider, account: parsed.account } satisfies AccountRef;
     const { server } = yield* CliEnvironment;
     if (server !== undefined) return yield* BrokerClient.resolveAccount(server, parsed.provider);
-    const fallback = yield* ProviderRegistry.defaultAccount(home, parsed.provider);
+    const fallback = yield* ProviderRegistry.defaultAccount(parsed.provider);
     if (fallback === undefined) {
       return yield* new InvalidInput({
         reason: "argument",
@@ -29,9 +29,9 @@ export const resolveAccount = (home: string, input: string) =>
   });
 
 /** Like {@link resolveAccount}, and the provider must be registered (exit 5 otherwise; a broker checks its own). */
-export const resolveKnownAccount = (home: string, input: string) =>
+export const resolveKnownAccount = (input: string) =>
   Effect.gen(function* () {
-    const account = yield* resolveAccount(home, input);
-    if ((yield* CliEnvironment).server === undefined) yield* ProviderRegistry.getProvider(home, account.provider);
+    const account = yield* resolveAccount(input);
+    if ((yield* CliEnvironment).server === undefined) yield* ProviderRegistry.getProvider(account.provider);
     return account;
   });

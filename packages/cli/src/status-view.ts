@@ -70,8 +70,7 @@ export const renderStatusTable = (statuses: ReadonlyArray<StatusRow>, now: numbe
  */
 export const statusRows = (ref: string | undefined) =>
   Effect.gen(function* () {
-    const env = yield* CliEnvironment;
-    const accounts = ref !== undefined ? [yield* resolveKnownAccount(env.home, ref)] : yield* allAccounts;
+    const accounts = ref !== undefined ? [yield* resolveKnownAccount(ref)] : yield* allAccounts;
     const statuses = yield* Effect.forEach(accounts, accountStatus, { concurrency: 16 });
     const [named] = statuses;
     if (ref !== undefined && named !== undefined && named.storage === "none" && named.events === 0) {
@@ -81,7 +80,7 @@ export const statusRows = (ref: string | undefined) =>
         message: `no account ${named.account}: it has no credentials and no history (\`baton status\` lists the accounts; \`baton login ${named.account}\` creates it)`,
       });
     }
-    const defaults = (yield* ProviderRegistry.loadConfig(env.home)).defaults;
+    const defaults = (yield* ProviderRegistry.loadConfig()).defaults;
     const sessions = new Map<string, number>();
     for (const session of yield* (yield* Sessions).active()) {
       sessions.set(session.account, (sessions.get(session.account) ?? 0) + 1);

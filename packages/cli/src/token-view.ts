@@ -6,14 +6,12 @@
  */
 import { Tokens } from "@baton/core";
 import { Clock, Effect } from "effect";
-import { CliEnvironment } from "./composition.ts";
 import { resolveAccount } from "./resolve.ts";
 import { formatTokenJson, tokenJson } from "./wire/token-json.ts";
 
 export const printToken = (ref: string, json = false) =>
   Effect.gen(function* () {
-    const env = yield* CliEnvironment;
-    const account = yield* resolveAccount(env.home, ref);
+    const account = yield* resolveAccount(ref);
     const credentials = yield* (yield* Tokens.Tokens).credentials(account);
     const output = json
       ? formatTokenJson(

@@ -1,6 +1,6 @@
 /**
  * Which account answers when git or docker asks for the credentials of a host: the `credentialHosts` map of
- * `<BATON_HOME>/config.json`, `{ git: { HOST: { account, username? } }, docker: { HOST: … } }`, kept with the
+ * the provider registry (`<BATON_HOME>/config.json`, or the PostgreSQL store's), `{ git: { HOST: { account, username? } }, docker: { HOST: … } }`, kept with the
  * registry's read → change → atomic replace (provider-registry.ts). An account is `PROVIDER:ACCOUNT`, or a bare
  * `PROVIDER` for whatever its default account is when asked. Hosts are stored the way the tools name them, lower
  * case, with a port when not the default (`github.com`, `registry.example:5000`); docker's server URLs
@@ -9,7 +9,7 @@
 import { InvalidInput, NotFound } from "@baton/core";
 import { Effect } from "effect";
 import { type BatonConfig, type CredentialHosts, type HostEntry, storedProvider } from "./provider-config.ts";
-import { type ChangeError, type ConfigError, loadConfig, modify } from "./provider-registry.ts";
+import { type ChangeError, type ConfigError, loadConfig, modify, type RegistryStore } from "./provider-registry.ts";
 
 export type HelperKind = "git" | "docker";
 
@@ -36,11 +36,10 @@ const entriesOf = (config: BatonConfig, kind: HelperKind): Readonly<Record<strin
 
 /** Maps `host` to `entry.account` for `kind`; the provider must be registered. Replaces an existing mapping. */
 export const setCredentialHost = (
-  home: string,
   kind: HelperKind,
   hostInput: string,
   entry: HostEntry,
-): Effect.Effect<string, ChangeError | NotFound> =>
+): Effect.Effect<string, ChangeError | NotFound, RegistryStore> =>
   Effect.gen(function* () {
     const host = normalizeHost(hostInput);
     if (host === undefined) return yield* argument(`"${hostInput}" is not a host name (e.g. github.com or ghcr.io)`);
@@ -50,7 +49,7 @@ export const setCredentialHost = (
       return yield* argument("--username: expected 1-128 visible ASCII characters");
     }
     const provider = ref[1] ?? "";
-    yield* modify(home, (config): Effect.Effect<BatonConfig, NotFound> => {
+    yield* modify((config): Effect.Effect<BatonConfig, NotFound> => {
       if (storedProvider(config, provider) === undefined) {
         return Effect.fail(
           new NotFound({ what: "provider", name: provider, message: `no provider named "${provider}"; add it first` }),
@@ -67,12 +66,11 @@ export const setCredentialHost = (
 
 /** Removes the mapping of `host` for `kind`; `NotFound` when there is none. */
 export const removeCredentialHost = (
-  home: string,
   kind: HelperKind,
   hostInput: string,
-): Effect.Effect<void, ChangeError | NotFound> =>
+): Effect.Effect<void, ChangeError | NotFound, RegistryStore> =>
   Effect.asVoid(
-    modify(home, (config): Effect.Effect<BatonConfig, NotFound> => {
+    modify((config): Effect.Effect<BatonConfig, NotFound> => {
       const host = normalizeHost(hostInput) ?? hostInput;
       const current = entriesOf(config, kind);
       if (!Object.hasOwn(current, host)) {
@@ -87,10 +85,9 @@ export const removeCredentialHost = (
 
 /** Every mapping of `kind`, sorted by host. */
 export const listCredentialHosts = (
-  home: string,
   kind: HelperKind,
-): Effect.Effect<ReadonlyArray<HostEntry & { readonly host: string }>, ConfigError> =>
-  Effect.map(loadConfig(home), (config) =>
+): Effect.Effect<ReadonlyArray<HostEntry & { readonly host: string }>, ConfigError, RegistryStore> =>
+  Effect.map(loadConfig(), (config) =>
     Object.entries(entriesOf(config, kind))
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([host, entry]) => ({ host, ...entry })),
@@ -98,11 +95,10 @@ export const listCredentialHosts = (
 
 /** The mapping for `hostInput`, if any (the host is normalized first). */
 export const lookupCredentialHost = (
-  home: string,
   kind: HelperKind,
   hostInput: string,
-): Effect.Effect<(HostEntry & { readonly host: string }) | undefined, ConfigError> =>
-  Effect.map(loadConfig(home), (config) => {
+): Effect.Effect<(HostEntry & { readonly host: string }) | undefined, ConfigError, RegistryStore> =>
+  Effect.map(loadConfig(), (config) => {
     const host = normalizeHost(hostInput);
     if (host === undefined) return undefined;
     const entries = entriesOf(config, kind);

@@ -1,7 +1,11 @@
 /**
- * The provider registry: `<BATON_HOME>/config.json` read and written with the care of the other stores, and the
- * core's `ProviderDirectory` port on top of it.
+ * The provider registry — registered providers, default accounts, credential-helper hosts — behind one small service,
+ * {@link RegistryStore} (`load`, and `modify` = read → change → write as one serialized step), with two
+ * implementations: `<BATON_HOME>/config.json` here ({@link fileRegistry}), and the sealed registry document of the
+ * PostgreSQL store (postgres/registry.ts) that every machine sharing the store sees. The registry operations the CLI
+ * and the facade use (add, remove, list, defaults) and the core's `ProviderDirectory` port are written once on top.
  *
+ * The file registry:
  * - Reads: a symlink at the path is refused (`InvalidInput`, nothing is followed); the file is opened `O_NOFOLLOW`,
  *   loose permissions are repaired to 0600 with a warning (see ../file/paths.ts). Content is cached per process and
  *   reused while the file's inode, size and mtime are unchanged (every write replaces the inode, so a rewrite within
@@ -17,7 +21,7 @@
  */
 import { join } from "node:path";
 import { InvalidInput, isValidName, NotFound, ProviderDirectory, Retryable, type StoreFailure } from "@baton/core";
-import { Effect, Layer } from "effect";
+import { Context, Effect, Layer } from "effect";
 import {
   CONFIG_FILE,
   lstatSyncOrUndefined,
@@ -86,8 +90,8 @@ const readRaw = (path: string, fresh: boolean): Effect.Effect<Read, StoreFailure
     return { _tag: "read", stamp: { ino, size, mtimeMs }, text: file.bytes.toString("utf8") };
   });
 
-/** The decoded registry; an absent file is the empty registry. `fresh` reads the file even if it looks unchanged. */
-export const loadConfig = (home: string, fresh = false): Effect.Effect<BatonConfig, ConfigError> => {
+/** The decoded `<home>/config.json`; an absent file is the empty registry. `fresh` reads it even if it looks unchanged. */
+const loadConfigFile = (home: string, fresh: boolean): Effect.Effect<BatonConfig, ConfigError> => {
   const path = configPath(home);
   return Effect.flatMap(readRaw(path, fresh), (read): Effect.Effect<BatonConfig, ConfigError> => {
     switch (read._tag) {
@@ -116,24 +120,55 @@ const writeConfig = (home: string, config: BatonConfig): Effect.Effect<void, Sto
   });
 };
 
-/**
- * Read, change, write, under the config lock (and a per-file mutex within the process): `change` always sees the file
- * as it is on disk now. `change` returning the same object skips the write.
- */
-export const modify = <E>(
-  home: string,
-  change: (config: BatonConfig) => Effect.Effect<BatonConfig, E>,
-): Effect.Effect<BatonConfig, ChangeError | E> =>
-  withMutex(configPath(home))(
-    withConfigLock(home)(
-      Effect.gen(function* () {
-        const current = yield* loadConfig(home, true);
-        const next = yield* change(current);
-        if (next !== current) yield* writeConfig(home, next);
-        return next;
-      }),
+/** Where the registry lives and how it is read and changed. */
+export interface RegistryStoreShape {
+  /** The registry's place, for messages: `<home>/config.json`, or the store's URL. */
+  readonly where: string;
+  /** The decoded registry (the empty one when there is none yet). `fresh` skips any per-process cache. */
+  readonly load: (fresh: boolean) => Effect.Effect<BatonConfig, ConfigError>;
+  /**
+   * Read, change, write as one step serialized against every other change, in every process: `change` always sees
+   * the registry as it is now. `change` returning the same object skips the write.
+   */
+  readonly modify: <E>(
+    change: (config: BatonConfig) => Effect.Effect<BatonConfig, E>,
+  ) => Effect.Effect<BatonConfig, ChangeError | E>;
+}
+
+export class RegistryStore extends Context.Service<RegistryStore, RegistryStoreShape>()(
+  "@baton/adapters/RegistryStore",
+) {}
+
+/** The registry in `<home>/config.json` (see the module comment). */
+export const fileRegistry = (home: string): RegistryStoreShape => ({
+  where: configPath(home),
+  load: (fresh) => loadConfigFile(home, fresh),
+  modify: (change) =>
+    withMutex(configPath(home))(
+      withConfigLock(home)(
+        Effect.gen(function* () {
+          const current = yield* loadConfigFile(home, true);
+          const next = yield* change(current);
+          if (next !== current) yield* writeConfig(home, next);
+          return next;
+        }),
+      ),
     ),
-  );
+});
+
+/** The file registry of `home` as the {@link RegistryStore}. */
+export const fileLayer = (home: string): Layer.Layer<RegistryStore> =>
+  Layer.succeed(RegistryStore, RegistryStore.of(fileRegistry(home)));
+
+/** The decoded registry; `fresh` reads it even if it looks unchanged. */
+export const loadConfig = (fresh = false): Effect.Effect<BatonConfig, ConfigError, RegistryStore> =>
+  RegistryStore.use((registry) => registry.load(fresh));
+
+/** {@link RegistryStoreShape.modify} of the registry in use. */
+export const modify = <E>(
+  change: (config: BatonConfig) => Effect.Effect<BatonConfig, E>,
+): Effect.Effect<BatonConfig, ChangeError | E, RegistryStore> =>
+  RegistryStore.use((registry) => registry.modify(change));
 
 const argument = (message: string): InvalidInput => new InvalidInput({ reason: "argument", message });
 
@@ -206,16 +241,15 @@ const normalizeScope = (scope: string | undefined): string | undefined => {
  * and stores the metadata it found, so later processes need no network for it. An existing name is refused.
  */
 export const addProvider = (
-  home: string,
   input: ProviderInput,
   discover: Discover,
-): Effect.Effect<StoredProvider, ChangeError> =>
+): Effect.Effect<StoredProvider, ChangeError, RegistryStore> =>
   Effect.gen(function* () {
     const invalid = validateInput(input);
     if (invalid !== undefined) return yield* invalid;
     const exists = (config: BatonConfig) => storedProvider(config, input.name) !== undefined;
     const already = argument(`a provider named "${input.name}" already exists; remove it first`);
-    if (exists(yield* loadConfig(home))) return yield* already;
+    if (exists(yield* loadConfig())) return yield* already;
     const discovered = yield* discover(input.issuer).pipe(
       Effect.mapError((error) =>
         error._tag === "Retryable"
@@ -245,7 +279,7 @@ export const addProvider = (
       ...(input.username === undefined ? {} : { username: input.username }),
       metadata: discovered.metadata,
     };
-    yield* modify(home, (config) =>
+    yield* modify((config) =>
       exists(config)
         ? Effect.fail(already)
         : Effect.succeed({ ...config, providers: { ...config.providers, [input.name]: entry } }),
@@ -254,9 +288,9 @@ export const addProvider = (
   });
 
 /** Unregisters a provider and its default account. Local credentials are not touched (that is `logout`'s job). */
-export const removeProvider = (home: string, name: string): Effect.Effect<void, ChangeError | NotFound> =>
+export const removeProvider = (name: string): Effect.Effect<void, ChangeError | NotFound, RegistryStore> =>
   Effect.asVoid(
-    modify(home, (config) => {
+    modify((config) => {
       if (storedProvider(config, name) === undefined) return Effect.fail(unknownProvider(name));
       const providers = Object.fromEntries(Object.entries(config.providers).filter(([key]) => key !== name));
       const defaults = Object.fromEntries(Object.entries(config.defaults).filter(([key]) => key !== name));
@@ -265,15 +299,15 @@ export const removeProvider = (home: string, name: string): Effect.Effect<void, 
   );
 
 /** Every registered provider, sorted by name. Contains client secrets: show `summarize(p)`, never `p`. */
-export const listProviders = (home: string): Effect.Effect<ReadonlyArray<StoredProvider>, ConfigError> =>
-  Effect.map(loadConfig(home), (config) =>
+export const listProviders = (): Effect.Effect<ReadonlyArray<StoredProvider>, ConfigError, RegistryStore> =>
+  Effect.map(loadConfig(), (config) =>
     Object.keys(config.providers)
       .sort()
       .flatMap((name) => storedProvider(config, name) ?? []),
   );
 
-export const getProvider = (home: string, name: string): Effect.Effect<StoredProvider, ConfigError | NotFound> =>
-  Effect.flatMap(loadConfig(home), (config) => {
+export const getProvider = (name: string): Effect.Effect<StoredProvider, ConfigError | NotFound, RegistryStore> =>
+  Effect.flatMap(loadConfig(), (config) => {
     const provider = storedProvider(config, name);
     return provider === undefined ? Effect.fail(unknownProvider(name)) : Effect.succeed(provider);
   });
@@ -283,13 +317,12 @@ export const getProvider = (home: string, name: string): Effect.Effect<StoredPro
  * another process) is kept: the first account of a provider becomes its default, whichever process stores it.
  */
 export const setDefaultAccount = (
-  home: string,
   provider: string,
   account: string,
   onlyIfUnset = false,
-): Effect.Effect<void, ChangeError | NotFound> =>
+): Effect.Effect<void, ChangeError | NotFound, RegistryStore> =>
   Effect.asVoid(
-    modify(home, (config): Effect.Effect<BatonConfig, NotFound | InvalidInput> => {
+    modify((config): Effect.Effect<BatonConfig, NotFound | InvalidInput> => {
       if (storedProvider(config, provider) === undefined) return Effect.fail(unknownProvider(provider));
       if (!isValidName(account)) {
         return Effect.fail(argument(`"${account}" is not a valid account name (letters, digits, ".", "_", "-")`));
@@ -302,23 +335,23 @@ export const setDefaultAccount = (
 
 /** The default account of `provider`, if one was chosen. */
 export const defaultAccount = (
-  home: string,
   provider: string,
-): Effect.Effect<string | undefined, ConfigError | NotFound> =>
-  Effect.flatMap(loadConfig(home), (config) =>
+): Effect.Effect<string | undefined, ConfigError | NotFound, RegistryStore> =>
+  Effect.flatMap(loadConfig(), (config) =>
     storedProvider(config, provider) === undefined
       ? Effect.fail(unknownProvider(provider))
       : Effect.succeed(Object.hasOwn(config.defaults, provider) ? config.defaults[provider] : undefined),
   );
 
 /**
- * The core's `ProviderDirectory` read from `<home>/config.json`. Building the layer reads the file, so a malformed
- * registry fails at start-up with its `InvalidInput`. Each `get` re-reads it when it changed on disk; if it has
- * become unreadable since, the last good version is used and a warning is logged (the port can only say NotFound).
+ * The core's `ProviderDirectory` over the registry in use. Each `get` reads the registry (the file registry re-reads
+ * config.json only when it changed on disk); if it has become unreadable since, the last good version is used and a
+ * warning is logged (the port can only say NotFound).
  */
-export const layer = (home: string): Layer.Layer<ProviderDirectory> =>
-  Layer.sync(ProviderDirectory, () => {
-    const current = readingLastGood(home);
+export const layer: Layer.Layer<ProviderDirectory, never, RegistryStore> = Layer.effect(
+  ProviderDirectory,
+  Effect.gen(function* () {
+    const current = readingLastGood(yield* RegistryStore);
     return ProviderDirectory.of({
       get: (name) =>
         Effect.flatMap(current, (config) => {
@@ -326,16 +359,17 @@ export const layer = (home: string): Layer.Layer<ProviderDirectory> =>
           return provider === undefined ? Effect.fail(unknownProvider(name)) : Effect.succeed(toProfile(provider));
         }),
     });
-  });
+  }),
+);
 
 /**
  * The registry, read on demand (so commands that do not need it — `--help`, `doctor` — work with a malformed one).
- * If the file becomes unreadable after a good read, the last good version is used and a warning is logged; with no
- * good read yet the problem is reported as `InvalidInput` naming the file and field.
+ * If it becomes unreadable after a good read, the last good version is used and a warning is logged; with no good
+ * read yet the problem is reported as `InvalidInput` naming the file (or store) and field.
  */
-export const readingLastGood = (home: string): Effect.Effect<BatonConfig, InvalidInput> => {
+export const readingLastGood = (registry: RegistryStoreShape): Effect.Effect<BatonConfig, InvalidInput> => {
   let lastGood: BatonConfig | undefined;
-  return loadConfig(home).pipe(
+  return registry.load(false).pipe(
     Effect.tap((config) =>
       Effect.sync(() => {
         lastGood = config;

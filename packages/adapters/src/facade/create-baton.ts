@@ -1,6 +1,7 @@
 /**
- * The Promise facade for hosts that do not use Effect: `createBaton({ home, storage })` runs on the same wiring as the
- * CLI (`NodeBaton.layer`, the composition root), prefetches the named accounts' secrets in parallel, registers the host as an active session of each account it uses, and keeps tokens fresh in
+ * The Promise facade for hosts that do not use Effect: `createBaton({ home, storage })` — or `createBaton({ store })`
+ * for a PostgreSQL store shared by many machines — runs on the same wiring as the CLI (`NodeBaton.layer`, the
+ * composition root), prefetches the named accounts' secrets in parallel, registers the host as an active session of each account it uses, and keeps tokens fresh in
  * the background. `accessToken(ref)` answers from memory while the token is fresh (no I/O, no Effect runtime on that
  * path) and otherwise runs the cross-process refresh protocol, cooperating with CLI processes on the same store.
  */
@@ -32,7 +33,7 @@ import { connectionFromSettings } from "../broker/index.ts";
 import type { BrokerConnection } from "../broker/request.ts";
 import * as NodeBaton from "../composition/node-baton.ts";
 import { ProviderRegistry } from "../config/index.ts";
-import { FileLock, resolveHome } from "../file/index.ts";
+import { FileLock, NodeHostIdentity, resolveHome } from "../file/index.ts";
 import { OAuthHttp } from "../oauth/index.ts";
 import { BackgroundRefresh } from "./background-refresh.ts";
 
@@ -44,6 +45,14 @@ export interface CreateBatonOptions {
    * the keychain — what the user's `baton` commands use.
    */
   readonly storage?: NodeBaton.SecretStorage;
+  /**
+   * A PostgreSQL store shared by many machines (`postgres://…` or `postgresql://…`) instead of `home`: the registry,
+   * secrets, events, claims and sessions live there. Default: BATON_STORE. Its key: `storeKey` (64 hex digits or
+   * base64), default BATON_STORE_KEY, else the file named by BATON_STORE_KEY_FILE. `createBaton` rejects with the
+   * store's error (a wrong key, a newer schema: `InvalidInput`; unreachable: `Retryable`) before anything is sent.
+   */
+  readonly store?: string;
+  readonly storeKey?: string;
   /** Refresh when less than this remains (default 5 minutes; adapted to short lifetimes). */
   readonly thresholdMs?: number;
   /** Accounts (`PROVIDER:ACCOUNT`) whose secrets are read in parallel at creation. */
@@ -109,17 +118,27 @@ const failNoDefault = (provider: string): never => {
 export const createBaton = async (options: CreateBatonOptions = {}): Promise<Baton> => {
   const home = options.home ?? resolveHome();
   const broker = brokerConnection(options);
-  const storage = options.storage ?? NodeBaton.storageFromEnvironment(process.env.BATON_STORAGE);
-  if (storage instanceof InvalidInput && broker === undefined) throw storage;
-  const thresholdMs = options.thresholdMs ?? DEFAULT_THRESHOLD_MS;
-  const { logger } = options;
-  const backend: NodeBaton.Backend =
+  const backend: NodeBaton.Backend | InvalidInput =
     broker !== undefined
       ? { kind: "broker", connection: broker }
-      : { kind: "home", home, secrets: storage instanceof InvalidInput ? "keychain" : storage };
+      : NodeBaton.backendFromEnvironment(
+          {
+            home,
+            ...(options.storage === undefined ? {} : { storage: options.storage }),
+            ...(options.store === undefined ? {} : { store: options.store }),
+            ...(options.storeKey === undefined ? {} : { storeKey: options.storeKey }),
+          },
+          process.env,
+        );
+  if (backend instanceof InvalidInput) throw backend;
+  const machine = NodeHostIdentity.machineNameFromEnvironment(process.env);
+  if (machine instanceof InvalidInput) throw machine;
+  const thresholdMs = options.thresholdMs ?? DEFAULT_THRESHOLD_MS;
+  const { logger } = options;
   const runtime = ManagedRuntime.make(
     NodeBaton.layer({
       backend,
+      ...(machine === undefined ? {} : { machine }),
       ...(logger === undefined
         ? {}
         : { logger: NodeBaton.lineLogger((line) => logger(line.level, line.text)), minimumLogLevel: "Debug" }),
@@ -129,6 +148,12 @@ export const createBaton = async (options: CreateBatonOptions = {}): Promise<Bat
   const settings = { ...RefreshSettings.defaultValue(), thresholdMs, persistRetryMs: Number.POSITIVE_INFINITY };
   const run = <A, E>(effect: Effect.Effect<A, E, NodeBaton.Services>) =>
     runtime.runPromise(Effect.provideService(effect, RefreshSettings, settings));
+  try {
+    await run(NodeBaton.StoreBackend.use((store) => store.ready));
+  } catch (error) {
+    await runtime.dispose();
+    throw error;
+  }
   const tokens = await run(Tokens.Tokens.use(Effect.succeed));
   const sessionScope = await Effect.runPromise(Scope.make());
   const listeners = new Set<(event: BatonEvent) => void>();
@@ -147,7 +172,7 @@ export const createBaton = async (options: CreateBatonOptions = {}): Promise<Bat
     const account =
       parsed.account !== undefined || broker !== undefined
         ? parsed.account
-        : await run(ProviderRegistry.defaultAccount(home, parsed.provider));
+        : await run(ProviderRegistry.defaultAccount(parsed.provider));
     const resolved: AccountRef =
       account !== undefined
         ? { provider: parsed.provider, account }

@@ -24,7 +24,7 @@ import {
 import { Clock, Effect, Layer } from "effect";
 import * as oauth from "oauth4webapi";
 import { type StoredProvider, storedProvider } from "../config/provider-config.ts";
-import { readingLastGood } from "../config/provider-registry.ts";
+import { RegistryStore, readingLastGood } from "../config/provider-registry.ts";
 import { authorizationServer, client, clientAuthentication, type OAuthTarget, requestOptions } from "./client.ts";
 import { discover } from "./discovery.ts";
 import { type Exchange, type HttpOptions, newExchange } from "./http.ts";
@@ -192,33 +192,36 @@ const resolveFrom = (
 };
 
 /**
- * `TokenEndpoint` for the providers registered in `<home>/config.json`. Building the layer reads the registry (a
- * malformed one fails here, with its `InvalidInput`); each refresh re-reads it if it changed, keeping the last good
+ * `TokenEndpoint` for the providers of the registry in use (`RegistryStore`: `<home>/config.json`, or the shared
+ * store's). Each refresh reads the registry (a malformed one fails it before anything is sent), keeping the last good
  * version if it has become unreadable.
  */
-export const layer = (home: string, options: TokenEndpointOptions = {}): Layer.Layer<TokenEndpoint> =>
-  Layer.sync(TokenEndpoint, () => {
-    const discovered = new Map<string, OAuthTarget["metadata"]>();
-    const current = readingLastGood(home).pipe(
-      Effect.mapError(
-        (error) =>
-          new TokenEndpointFailure({
-            reason: "network",
-            processed: "no",
-            message: `nothing was sent: the provider registry cannot be read (${error.message})`,
-          }),
-      ),
-    );
-    return TokenEndpoint.of(
-      make(
-        (request) =>
-          Effect.flatMap(current, (config) =>
-            resolveFrom(storedProvider(config, request.account.provider), request, discovered, options),
-          ),
-        options,
-      ),
-    );
-  });
+export const layer = (options: TokenEndpointOptions = {}): Layer.Layer<TokenEndpoint, never, RegistryStore> =>
+  Layer.effect(
+    TokenEndpoint,
+    Effect.gen(function* () {
+      const discovered = new Map<string, OAuthTarget["metadata"]>();
+      const current = readingLastGood(yield* RegistryStore).pipe(
+        Effect.mapError(
+          (error) =>
+            new TokenEndpointFailure({
+              reason: "network",
+              processed: "no",
+              message: `nothing was sent: the provider registry cannot be read (${error.message})`,
+            }),
+        ),
+      );
+      return TokenEndpoint.of(
+        make(
+          (request) =>
+            Effect.flatMap(current, (config) =>
+              resolveFrom(storedProvider(config, request.account.provider), request, discovered, options),
+            ),
+          options,
+        ),
+      );
+    }),
+  );
 
 export const layerFromProviders = (
   providers: ReadonlyArray<StoredProvider>,

@@ -7,15 +7,20 @@ import { chmod, lstat, mkdir, readFile, rm, symlink, writeFile } from "node:fs/p
 import { join } from "node:path";
 import { ProviderDirectory } from "@baton/core";
 import { type AuthorizationServer, startAuthorizationServer } from "@baton/devserver";
-import { Effect } from "effect";
+import { Effect, Layer } from "effect";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ProviderRegistry } from "../../src/config/index.ts";
-import type { Discover } from "../../src/config/provider-registry.ts";
+import type { Discover, RegistryStore } from "../../src/config/provider-registry.ts";
 import { discover } from "../../src/oauth/discovery.ts";
-import { failureOf, run, tempHome } from "../oauth/helpers.ts";
+import { failureOf as failureOfEffect, run as runEffect, tempHome } from "../oauth/helpers.ts";
 
 let server: AuthorizationServer;
 let home: string;
+/** Runs `effect` on the file registry of this test's home. */
+const run = <A, E>(effect: Effect.Effect<A, E, RegistryStore>) =>
+  runEffect(Effect.provide(effect, ProviderRegistry.fileLayer(home)));
+const failureOf = <A, E>(effect: Effect.Effect<A, E, RegistryStore>) =>
+  failureOfEffect(Effect.provide(effect, ProviderRegistry.fileLayer(home)));
 let cleanup: () => Promise<void>;
 
 beforeAll(async () => {
@@ -36,7 +41,6 @@ const noDiscovery: Discover = () => Effect.die("discovery must not run");
 
 const addDevserver = (name = "local") =>
   ProviderRegistry.addProvider(
-    home,
     { name, issuer: server.issuer, clientId: server.clientId, scope: server.scopes, graceWindowSeconds: 5 },
     (issuer) => discover(issuer),
   );
@@ -57,7 +61,7 @@ describe("provider add", () => {
     const profile = await run(
       Effect.provide(
         ProviderDirectory.use((directory) => directory.get("local")),
-        ProviderRegistry.layer(home),
+        Layer.provide(ProviderRegistry.layer, ProviderRegistry.fileLayer(home)),
       ),
     );
     expect(profile).toEqual({
@@ -77,7 +81,7 @@ describe("provider add", () => {
     await run(addDevserver());
     expect((await lstat(home)).mode & 0o777).toBe(0o700);
     expect((await lstat(join(home, "config.json"))).mode & 0o777).toBe(0o600);
-    const [provider] = await run(ProviderRegistry.listProviders(home));
+    const [provider] = await run(ProviderRegistry.listProviders());
     expect(provider?.metadata?.token_endpoint).toBe(`${server.issuer}/token`);
     const text = await readFile(join(home, "config.json"), "utf8");
     expect(JSON.parse(text)).toMatchObject({ version: 1, providers: { local: { clientId: server.clientId } } });
@@ -92,7 +96,7 @@ describe("provider add", () => {
 
   it("provider add - should refuse an insecure issuer before any discovery", async () => {
     const error = await failureOf(
-      ProviderRegistry.addProvider(home, { name: "x", issuer: "http://example.com", clientId: "c" }, noDiscovery),
+      ProviderRegistry.addProvider({ name: "x", issuer: "http://example.com", clientId: "c" }, noDiscovery),
     );
     expect(error).toMatchObject({ _tag: "InvalidInput", reason: "argument" });
     expect(error.message).toContain("https");
@@ -104,7 +108,7 @@ describe("provider directory", () => {
     const error = await failureOf(
       Effect.provide(
         ProviderDirectory.use((directory) => directory.get("nope")),
-        ProviderRegistry.layer(home),
+        Layer.provide(ProviderRegistry.layer, ProviderRegistry.fileLayer(home)),
       ),
     );
     expect(error).toMatchObject({ _tag: "NotFound", what: "provider", name: "nope" });
@@ -118,7 +122,9 @@ describe("provider directory", () => {
       const after = yield* directory.get("local");
       return { before: before._tag, after: after.issuer };
     });
-    const outcome = await run(Effect.provide(program, ProviderRegistry.layer(home)));
+    const outcome = await run(
+      Effect.provide(program, Layer.provide(ProviderRegistry.layer, ProviderRegistry.fileLayer(home))),
+    );
     expect(outcome).toEqual({ before: "Failure", after: server.issuer });
   });
 });
@@ -126,22 +132,22 @@ describe("provider directory", () => {
 describe("registry edits", () => {
   it("removeProvider - should remove the provider and its default, and NotFound when absent", async () => {
     await run(addDevserver());
-    await run(ProviderRegistry.setDefaultAccount(home, "local", "work"));
-    expect(await run(ProviderRegistry.defaultAccount(home, "local"))).toBe("work");
-    await run(ProviderRegistry.removeProvider(home, "local"));
-    expect(await run(ProviderRegistry.listProviders(home))).toEqual([]);
-    const config = await run(ProviderRegistry.loadConfig(home));
+    await run(ProviderRegistry.setDefaultAccount("local", "work"));
+    expect(await run(ProviderRegistry.defaultAccount("local"))).toBe("work");
+    await run(ProviderRegistry.removeProvider("local"));
+    expect(await run(ProviderRegistry.listProviders())).toEqual([]);
+    const config = await run(ProviderRegistry.loadConfig());
     expect(config.defaults).toEqual({});
-    expect(await failureOf(ProviderRegistry.removeProvider(home, "local"))).toMatchObject({ _tag: "NotFound" });
+    expect(await failureOf(ProviderRegistry.removeProvider("local"))).toMatchObject({ _tag: "NotFound" });
   });
 
   it("setDefaultAccount - should refuse an unknown provider and an invalid account name", async () => {
-    expect(await failureOf(ProviderRegistry.setDefaultAccount(home, "ghost", "a"))).toMatchObject({ _tag: "NotFound" });
+    expect(await failureOf(ProviderRegistry.setDefaultAccount("ghost", "a"))).toMatchObject({ _tag: "NotFound" });
     await run(addDevserver());
-    expect(await failureOf(ProviderRegistry.setDefaultAccount(home, "local", "a b"))).toMatchObject({
+    expect(await failureOf(ProviderRegistry.setDefaultAccount("local", "a b"))).toMatchObject({
       _tag: "InvalidInput",
     });
-    expect(await run(ProviderRegistry.defaultAccount(home, "local"))).toBeUndefined();
+    expect(await run(ProviderRegistry.defaultAccount("local"))).toBeUndefined();
   });
 });
 
@@ -183,7 +189,7 @@ describe("malformed config files", () => {
     it(`loadConfig - should reject ${what} naming the file and the field, and leave it untouched`, async () => {
       await writeConfig(text);
       const path = join(home, "config.json");
-      const error = await failureOf(ProviderRegistry.loadConfig(home));
+      const error = await failureOf(ProviderRegistry.loadConfig());
       expect(error).toMatchObject({ _tag: "InvalidInput", reason: "config" });
       expect(error.message).toContain(`${path}: `);
       expect(error.message).toContain(expected);
@@ -191,17 +197,17 @@ describe("malformed config files", () => {
       expect(error.message).not.toContain("12345");
 
       const edit = await failureOf(
-        ProviderRegistry.addProvider(home, { name: "other", issuer: server.issuer, clientId: "c" }, noDiscovery),
+        ProviderRegistry.addProvider({ name: "other", issuer: server.issuer, clientId: "c" }, noDiscovery),
       );
       expect(edit).toMatchObject({ _tag: "InvalidInput", reason: "config" });
-      expect(await failureOf(ProviderRegistry.setDefaultAccount(home, "github", "a"))).toMatchObject({
+      expect(await failureOf(ProviderRegistry.setDefaultAccount("github", "a"))).toMatchObject({
         _tag: "InvalidInput",
       });
       expect(await readFile(path, "utf8")).toBe(text);
       const layerError = await failureOf(
         Effect.provide(
           ProviderDirectory.use((d) => d.get("github")),
-          ProviderRegistry.layer(home),
+          Layer.provide(ProviderRegistry.layer, ProviderRegistry.fileLayer(home)),
         ),
       );
       expect(layerError).toMatchObject({ _tag: "InvalidInput", reason: "config" });
@@ -214,7 +220,7 @@ describe("malformed config files", () => {
     await writeFile(target, JSON.stringify({ version: 1, providers: {} }));
     await rm(join(home, "config.json"));
     await symlink(target, join(home, "config.json"));
-    const error = await failureOf(ProviderRegistry.loadConfig(home));
+    const error = await failureOf(ProviderRegistry.loadConfig());
     expect(error).toMatchObject({ _tag: "InvalidInput", reason: "config" });
     expect(error.message).toContain("symbolic link");
   });
@@ -222,7 +228,7 @@ describe("malformed config files", () => {
   it("loadConfig - should repair loose permissions and still read the file", async () => {
     await writeConfig(JSON.stringify({ version: 1, providers: {} }));
     await chmod(join(home, "config.json"), 0o644);
-    expect(await run(ProviderRegistry.listProviders(home))).toEqual([]);
+    expect(await run(ProviderRegistry.listProviders())).toEqual([]);
     expect((await lstat(join(home, "config.json"))).mode & 0o777).toBe(0o600);
   });
 });

@@ -6,10 +6,10 @@
  */
 import { type RefreshRequest, TokenEndpoint } from "@baton/core";
 import { type AuthorizationServer, isTokenActive, startAuthorizationServer } from "@baton/devserver";
-import { Effect } from "effect";
+import { Effect, Layer } from "effect";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { StoredProvider } from "../../src/config/provider-config.ts";
-import { addProvider, getProvider } from "../../src/config/provider-registry.ts";
+import { addProvider, fileLayer, getProvider } from "../../src/config/provider-registry.ts";
 import type { OAuthTarget } from "../../src/oauth/client.ts";
 import { discover, targetFor } from "../../src/oauth/discovery.ts";
 import { revoke } from "../../src/oauth/revoke.ts";
@@ -26,11 +26,14 @@ beforeAll(async () => {
   server = await startAuthorizationServer();
   ({ home, cleanup } = await tempHome());
   await run(
-    addProvider(home, { name: "local", issuer: server.issuer, clientId: server.clientId, scope: server.scopes }, (i) =>
-      discover(i),
+    Effect.provide(
+      addProvider({ name: "local", issuer: server.issuer, clientId: server.clientId, scope: server.scopes }, (i) =>
+        discover(i),
+      ),
+      fileLayer(home),
     ),
   );
-  provider = await run(getProvider(home, "local"));
+  provider = await run(Effect.provide(getProvider("local"), fileLayer(home)));
   target = await run(targetFor(provider));
 });
 afterAll(async () => {
@@ -66,7 +69,7 @@ const request = (
 const refreshWith = (req: RefreshRequest, timeoutMs?: number) =>
   Effect.provide(
     TokenEndpoint.use((endpoint) => endpoint.refresh(req)),
-    layer(home, timeoutMs === undefined ? {} : { timeoutMs }),
+    Layer.provide(layer(timeoutMs === undefined ? {} : { timeoutMs }), fileLayer(home)),
   );
 
 describe("token endpoint", () => {

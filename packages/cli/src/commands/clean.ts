@@ -27,7 +27,6 @@ import {
 } from "@baton/core";
 import { Clock, Effect } from "effect";
 import { Command, Flag } from "effect/cli";
-import { CliEnvironment } from "../composition.ts";
 import { absoluteTime, relativeTime } from "../format.ts";
 import { jsonFlag } from "../json-flag.ts";
 import { storeProblem } from "./export.ts";
@@ -59,7 +58,7 @@ export interface SessionCandidate {
 }
 
 /** Why the account cannot be refreshed any more, or `undefined` when it can (or is recent, or has no secrets). */
-const unrefreshable = (home: string, account: AccountRef, now: number) =>
+const unrefreshable = (account: AccountRef, now: number) =>
   Effect.gen(function* () {
     const secrets = yield* SecretStore;
     const stored = yield* secrets.read(account).pipe(Effect.mapError(storeProblem(account)));
@@ -69,7 +68,7 @@ const unrefreshable = (home: string, account: AccountRef, now: number) =>
     if (last === undefined || now - last <= UNREFRESHABLE_AFTER_MS) return undefined;
     const snapshot = replay(events, { now });
     const state = stateName(snapshot);
-    const registered = yield* ProviderRegistry.getProvider(home, account.provider).pipe(
+    const registered = yield* ProviderRegistry.getProvider(account.provider).pipe(
       Effect.as(true),
       Effect.catchTag("NotFound", () => Effect.succeed(false)),
     );
@@ -92,12 +91,12 @@ const unrefreshable = (home: string, account: AccountRef, now: number) =>
     return reason === undefined ? undefined : { state, reason, lastActivityAt: last, generation: stored.generation };
   });
 
-const removeAccount = (home: string, account: AccountRef, now: number) =>
+const removeAccount = (account: AccountRef, now: number) =>
   withAccountLock(
     account,
     Effect.gen(function* () {
       // Re-checked under the lock: a login or import since the listing keeps the account.
-      const still = yield* unrefreshable(home, account, now);
+      const still = yield* unrefreshable(account, now);
       if (still === undefined) return false;
       yield* (yield* SecretStore).remove(account).pipe(Effect.mapError(storeProblem(account)));
       yield* record(account, { type: "account.logged-out", generation: still.generation, remoteRevoked: false });
@@ -107,13 +106,12 @@ const removeAccount = (home: string, account: AccountRef, now: number) =>
 
 export const runClean = (options: CleanOptions) =>
   Effect.gen(function* () {
-    const env = yield* CliEnvironment;
     const now = yield* Clock.currentTimeMillis;
     const identity = yield* HostIdentity;
     const sessions = yield* Sessions;
     const accounts: Array<AccountCandidate> = [];
     for (const account of yield* allAccounts) {
-      const found = yield* unrefreshable(env.home, account, now).pipe(
+      const found = yield* unrefreshable(account, now).pipe(
         Effect.catchTag("LoginRequired", (error) =>
           Effect.sync(() => {
             process.stderr.write(`warning: skipping ${accountKey(account)}: ${error.message}\n`);
@@ -122,7 +120,7 @@ export const runClean = (options: CleanOptions) =>
         ),
       );
       if (found === undefined) continue;
-      const removed = options.yes ? yield* removeAccount(env.home, account, now) : false;
+      const removed = options.yes ? yield* removeAccount(account, now) : false;
       const { generation: _, ...shown } = found;
       accounts.push({ account: accountKey(account), ...shown, removed });
     }

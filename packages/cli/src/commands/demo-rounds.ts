@@ -16,7 +16,7 @@ export interface RoundResult {
 const runToken = (script: string, home: string, ref: string, onExit: () => void) =>
   new Promise<{ code: number; token: string; stderr: string }>((resolve) => {
     const child = spawn(process.execPath, [script, "token", ref], {
-      env: { ...process.env, BATON_HOME: home, BATON_STORAGE: "file", BATON_DEBUG: "" },
+      env: { ...process.env, BATON_HOME: home, BATON_STORAGE: "file", BATON_STORE: "", BATON_DEBUG: "" },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";

@@ -14,15 +14,14 @@ export const startDemoServer = async (accessTokenTtlSeconds: number, latencyMs: 
   return devserver.startAuthorizationServer({ accessTokenTtlSeconds, latencyMs });
 };
 
-/** Registers the demo's provider on `home` (discovery against the local server). */
-export const registerDemoProvider = (home: string, server: DemoServer, account: AccountRef) =>
+/** Registers the demo's provider in the registry in use (discovery against the local server). */
+export const registerDemoProvider = (server: DemoServer, account: AccountRef) =>
   Effect.gen(function* () {
     const provider = yield* ProviderRegistry.addProvider(
-      home,
       { name: account.provider, issuer: server.issuer, clientId: server.clientId, scope: server.scopes },
       Discovery.discover,
     );
-    yield* ProviderRegistry.setDefaultAccount(home, account.provider, account.account);
+    yield* ProviderRegistry.setDefaultAccount(account.provider, account.account);
     return provider;
   });
 
@@ -42,10 +41,10 @@ export const headlessLogin = (server: DemoServer, provider: ProviderConfig.Store
     return result.tokens;
   });
 
-/** Registers the provider and logs `account` in, storing generation 1 in `home`. */
-export const loginDemoAccount = (home: string, server: DemoServer, account: AccountRef) =>
+/** Registers the provider and logs `account` in, storing generation 1 in the store in use. */
+export const loginDemoAccount = (server: DemoServer, account: AccountRef) =>
   Effect.gen(function* () {
-    const provider = yield* registerDemoProvider(home, server, account);
+    const provider = yield* registerDemoProvider(server, account);
     const tokens = yield* headlessLogin(server, provider);
     return yield* storeNewCredentials(account, ProviderConfig.toProfile(provider), tokens, "login");
   });

@@ -74,12 +74,12 @@ export const demoCommand = Command.make(
       yield* say(`  access tokens live ${ttl} s, the token endpoint answers after ${latency} ms; BATON_HOME=${home}`);
 
       // Two logins, two token families: one for baton's account, one shared by the naive tool's processes.
-      const first = yield* loginDemoAccount(home, server, account).pipe(Effect.provide(demoHome));
+      const first = yield* loginDemoAccount(server, account).pipe(Effect.provide(demoHome));
       yield* say(
         `  logged in as ${accountKey(account)} (authorization code + PKCE, headless): generation ${first.generation}`,
       );
       const naiveFile = join(home, "naive-tool-credentials.json");
-      const provider = yield* ProviderRegistry.getProvider(home, account.provider);
+      const provider = yield* ProviderRegistry.getProvider(account.provider).pipe(Effect.provide(demoHome));
       const naiveLoginAt = yield* Clock.currentTimeMillis;
       const naiveTokens = yield* headlessLogin(server, provider);
       yield* Effect.promise(() => writeNaiveCredentials(naiveFile, naiveTokens, naiveLoginAt));

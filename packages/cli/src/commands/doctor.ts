@@ -14,6 +14,11 @@
  *   corrupt records, records of a newer baton, past repairs), a lock left by a dead process, in-doubt claims
  *   (recorded, or pending for the next process), a revoked state; then quarantine/ contents and orphaned sessions.
  *
+ * With a PostgreSQL store shared by many machines (BATON_STORE) the home and file checks give way to the store's:
+ * the server is reachable (exit 4 when not), its schema version is one this baton knows, the key given is the store's
+ * (exit 2 otherwise), records moved to its quarantine, and stuck claims — presented by a claimant the database no
+ * longer sees (in doubt) or held for more than a minute — judged by the database, not by host names.
+ *
  * A store that cannot be read is a failing `store` line for what it concerns, never the end of the report: with
  * `--json` the output is always the JSON document. Exit codes: 0 no failure (warnings allowed); 2 a file in
  * BATON_HOME needs fixing (read-only home, malformed config, corrupt, missing or unreadable record, symlink, loose
@@ -23,7 +28,17 @@
 import { constants, type Stats } from "node:fs";
 import { access, lstat, readdir, readFile, stat } from "node:fs/promises";
 import { join, relative } from "node:path";
-import { ConfigLock, FileEventStore, FileLock, NodeHostIdentity, OAuthHttp, ProviderRegistry } from "@baton/adapters";
+import {
+  ConfigLock,
+  FileEventStore,
+  FileLock,
+  NodeBaton,
+  NodeHostIdentity,
+  OAuthHttp,
+  PostgresAdministration,
+  type PostgresStore,
+  ProviderRegistry,
+} from "@baton/adapters";
 import {
   type AccountRef,
   accountKey,
@@ -227,7 +242,13 @@ const countSupersededClaims = async (dir: string, generation: number): Promise<n
  * The checks of one account; `providers` is the set of registered providers (`undefined` when config.json could not
  * be read). Also says whether the account holds credentials (for the defaults check).
  */
-const checkAccount = (home: string, account: AccountRef, providers: ReadonlySet<string> | undefined) =>
+const checkAccount = (
+  home: string,
+  account: AccountRef,
+  providers: ReadonlySet<string> | undefined,
+  /** The shared store judges claims itself (its own check); on a home they are judged here. */
+  claimsHere: boolean,
+) =>
   Effect.gen(function* () {
     const key = accountKey(account);
     const dir = join(home, "accounts", account.provider, account.account);
@@ -300,7 +321,7 @@ const checkAccount = (home: string, account: AccountRef, providers: ReadonlySet<
     if (doubt !== undefined) {
       const text = `generation ${doubt.generation} is in doubt: sent by pid ${doubt.pid} on ${doubt.host} at ${absoluteTime(doubt.at)}, never answered`;
       checks.push(warn("in-doubt", key, text));
-    } else if (typeof stored === "object") {
+    } else if (typeof stored === "object" && claimsHere) {
       const claims = yield* (yield* ClaimStore).list(account, stored.generation);
       const host = yield* HostIdentity;
       const judged = yield* Effect.forEach(claims, (record) =>
@@ -378,31 +399,113 @@ const checkConfigLock = (home: string): ReadonlyArray<Check> => {
   return [warn("lock", ConfigLock.CONFIG_LOCK_FILE, text)];
 };
 
+/** The shared store's own checks; `usable` when its ports can be used (the per-account checks then run). */
+const checkSharedStore = (store: PostgresStore.PostgresStoreShape) =>
+  Effect.gen(function* () {
+    const outcome = yield* Effect.result(PostgresAdministration.report(store));
+    if (outcome._tag === "Failure") {
+      const error = outcome.failure;
+      return { checks: [fail("store", store.where, error.message, error._tag === "Retryable" ? 4 : 2)], usable: false };
+    }
+    const report = outcome.success;
+    const checks: Array<Check> = [
+      ok(
+        "store",
+        report.server,
+        `PostgreSQL ${report.serverVersion} is reachable; ${report.connections} baton connection(s)`,
+      ),
+    ];
+    const newer = report.schemaVersion > report.knownSchemaVersion;
+    checks.push(
+      newer
+        ? fail(
+            "schema",
+            report.server,
+            `schema version ${report.schemaVersion} is newer than this baton knows (${report.knownSchemaVersion}): upgrade baton`,
+          )
+        : report.schemaVersion < report.knownSchemaVersion
+          ? warn(
+              "schema",
+              report.server,
+              report.schemaVersion === 0
+                ? "no baton schema yet: `baton store init` (or the first use) creates it"
+                : `schema version ${report.schemaVersion}; the first use migrates it to ${report.knownSchemaVersion} (or \`baton store init\`)`,
+            )
+          : ok("schema", report.server, `schema version ${report.schemaVersion}`),
+    );
+    const keys = {
+      ok: () => ok("key", report.keyId, "the store key given is the store's"),
+      unset: () => warn("key", report.keyId, "the store has no key check yet; the first use records this key"),
+      missing: () => fail("key", null, "no store key: set BATON_STORE_KEY or BATON_STORE_KEY_FILE"),
+      wrong: () =>
+        fail(
+          "key",
+          report.keyId,
+          `the store key given is not the store's (its records are sealed with ${report.storeKeyId})`,
+        ),
+    };
+    checks.push(keys[report.key]());
+    for (const claim of report.stuckClaims) {
+      const who = `pid ${claim.pid} on ${claim.host}`;
+      checks.push(
+        claim.kind === "in-doubt"
+          ? warn(
+              "in-doubt",
+              claim.account,
+              `generation ${claim.generation} was sent by ${who}, which the database no longer sees, before the answer was stored; the next token request settles it`,
+            )
+          : warn(
+              "claim",
+              claim.account,
+              `generation ${claim.generation} has been claimed by ${who} for ${claim.ageSeconds} s; that process is alive (a stalled process holds it)`,
+            ),
+      );
+    }
+    if (report.quarantined > 0) {
+      checks.push(
+        warn(
+          "quarantine",
+          "baton.quarantine",
+          `${report.quarantined} record(s) moved aside as unreadable: inspect, then delete`,
+        ),
+      );
+    }
+    return { checks, usable: !newer && (report.key === "ok" || report.key === "unset") };
+  });
+
 const exitCodeFor = (checks: ReadonlyArray<Check>): number =>
   checks.some((c) => c.status === "fail" && c.code === 2) ? 2 : checks.some((c) => c.status === "fail") ? 4 : 0;
 
 export const runDoctor = (options: { readonly json: boolean }) =>
   Effect.gen(function* () {
     const env = yield* CliEnvironment;
-    const checks: Array<Check> = [...(yield* Effect.promise(() => checkTree(env.home)))];
-    checks.push(...checkConfigLock(env.home));
-    const config = yield* ProviderRegistry.loadConfig(env.home).pipe(Effect.result);
+    const { backend } = yield* NodeBaton.StoreBackend;
+    const shared = backend.kind === "postgres" ? yield* checkSharedStore(backend.store) : undefined;
+    const checks: Array<Check> =
+      shared === undefined
+        ? [...(yield* Effect.promise(() => checkTree(env.home))), ...checkConfigLock(env.home)]
+        : [...shared.checks];
+    if (shared !== undefined && !shared.usable) return yield* report(checks, options, env.home, env.color);
+    const registry = shared === undefined ? "config.json" : "registry";
+    const config = yield* ProviderRegistry.loadConfig().pipe(Effect.result);
     if (config._tag === "Failure") {
-      checks.push(fail("config", "config.json", config.failure.message));
+      checks.push(fail("config", registry, config.failure.message));
     } else {
       const { providers, defaults } = config.success;
       const names = Object.keys(providers);
       const text = `${names.length} provider(s), ${Object.keys(defaults).length} default account(s)`;
-      checks.push(ok("config", "config.json", text));
+      checks.push(ok("config", registry, text));
       const kind = (yield* SecretStore).kind;
       checks.push(
-        env.storage === "keychain" && kind !== "keychain"
-          ? warn("storage", null, `BATON_STORAGE=keychain, but this build stores secrets as ${kind}`)
-          : ok(
-              "storage",
-              null,
-              `secrets are stored as: ${kind}${kind === "file" ? " (0600 files in BATON_HOME)" : ""}`,
-            ),
+        shared !== undefined
+          ? ok("storage", null, "secrets are sealed in the shared PostgreSQL store (AES-256-GCM under the store key)")
+          : env.storage === "keychain" && kind !== "keychain"
+            ? warn("storage", null, `BATON_STORAGE=keychain, but this build stores secrets as ${kind}`)
+            : ok(
+                "storage",
+                null,
+                `secrets are stored as: ${kind}${kind === "file" ? " (0600 files in BATON_HOME)" : ""}`,
+              ),
       );
       const probes = names.map((name) => probeIssuer(name, providers[name]?.issuer ?? ""));
       checks.push(...(yield* Effect.promise(() => Promise.all(probes))));
@@ -414,24 +517,26 @@ export const runDoctor = (options: { readonly json: boolean }) =>
     const known = new Map<string, boolean>();
     for (const account of accounts) {
       const key = accountKey(account);
-      const outcome = yield* checkAccount(env.home, account, providers).pipe(
+      const outcome = yield* checkAccount(env.home, account, providers, shared === undefined).pipe(
         Effect.catch((error) => Effect.succeed({ checks: [unreadable(key, error)], holdsCredentials: false })),
       );
       checks.push(...outcome.checks);
       known.set(key, outcome.holdsCredentials);
     }
     if (config._tag === "Success") checks.push(...checkDefaults(config.success.defaults, known));
-    const quarantined = yield* Effect.promise(() => readdir(join(env.home, "quarantine")).catch(() => []));
-    const shown = `${quarantined.slice(0, 3).join(", ")}${quarantined.length > 3 ? ", …" : ""}`;
-    checks.push(
-      quarantined.length === 0
-        ? ok("quarantine", "quarantine/", "empty")
-        : warn(
-            "quarantine",
-            "quarantine/",
-            `${quarantined.length} file(s) moved aside as corrupt (${shown}); nothing reads them: inspect, then delete`,
-          ),
-    );
+    if (shared === undefined) {
+      const quarantined = yield* Effect.promise(() => readdir(join(env.home, "quarantine")).catch(() => []));
+      const shown = `${quarantined.slice(0, 3).join(", ")}${quarantined.length > 3 ? ", …" : ""}`;
+      checks.push(
+        quarantined.length === 0
+          ? ok("quarantine", "quarantine/", "empty")
+          : warn(
+              "quarantine",
+              "quarantine/",
+              `${quarantined.length} file(s) moved aside as corrupt (${shown}); nothing reads them: inspect, then delete`,
+            ),
+      );
+    }
     const orphans = yield* (yield* Sessions).stale(WEEK_MS).pipe(Effect.result);
     checks.push(
       orphans._tag === "Failure"
@@ -440,23 +545,27 @@ export const runDoctor = (options: { readonly json: boolean }) =>
           ? ok("sessions", null, "no orphaned sessions")
           : warn("sessions", null, `${orphans.success.length} orphaned session(s); \`baton clean --yes\` removes them`),
     );
+    return yield* report(checks, options, env.home, env.color);
+  });
+
+/** Prints the report (text or JSON) and sets the exit code. */
+const report = (checks: ReadonlyArray<Check>, options: { readonly json: boolean }, home: string, color: boolean) =>
+  Effect.sync(() => {
     const exitCode = exitCodeFor(checks);
     const count = (level: Level) => checks.filter((c) => c.status === level).length;
     const summary = { ok: count("ok"), warn: count("warn"), fail: count("fail") };
     const colour = { ok: "green", warn: "yellow", fail: "red" } as const;
     const text = options.json
-      ? JSON.stringify({ version: 1, home: env.home, checks, summary, exitCode }, null, 2)
+      ? JSON.stringify({ version: 1, home, checks, summary, exitCode }, null, 2)
       : [
           ...checks.map(
             (c) =>
-              `${paint(env.color, colour[c.status], c.status.padEnd(4))}  ${c.subject === null ? "" : `${c.subject}: `}${c.message}`,
+              `${paint(color, colour[c.status], c.status.padEnd(4))}  ${c.subject === null ? "" : `${c.subject}: `}${c.message}`,
           ),
           `${summary.ok} ok, ${summary.warn} warning(s), ${summary.fail} failure(s)`,
         ].join("\n");
-    yield* Effect.sync(() => {
-      process.stdout.write(`${text}\n`);
-      process.exitCode = exitCode;
-    });
+    process.stdout.write(`${text}\n`);
+    process.exitCode = exitCode;
   });
 
 export const doctorCommand = Command.make(

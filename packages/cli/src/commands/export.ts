@@ -27,7 +27,6 @@ import {
 } from "@baton/core";
 import { Clock, Effect, Option } from "effect";
 import { Argument, Command, Flag } from "effect/cli";
-import { CliEnvironment } from "../composition.ts";
 import { EXPORT_VERSION, seal } from "../export-format.ts";
 import { absoluteTime } from "../format.ts";
 import { resolveAccount } from "../resolve.ts";
@@ -170,10 +169,9 @@ const writeExportFile = (path: string, text: string, force: boolean) =>
 
 export const runExport = (options: ExportOptions) =>
   Effect.gen(function* () {
-    const env = yield* CliEnvironment;
-    const account = yield* resolveAccount(env.home, options.ref);
+    const account = yield* resolveAccount(options.ref);
     const key = accountKey(account);
-    yield* ProviderRegistry.getProvider(env.home, account.provider);
+    yield* ProviderRegistry.getProvider(account.provider);
     const { out } = options;
     if (out !== undefined && !options.force) {
       const exists = yield* Effect.promise(() =>

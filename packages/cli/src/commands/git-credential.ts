@@ -40,9 +40,8 @@ const httpsHost = (request: GitRequest): string | undefined => {
 /** The helper target for an https request; `undefined` for anything baton does not answer. */
 const targetOf = (request: GitRequest, options: Options) =>
   Effect.gen(function* () {
-    const env = yield* CliEnvironment;
     const host = httpsHost(request);
-    return host === undefined ? undefined : yield* helperTarget(env.home, "git", host, options);
+    return host === undefined ? undefined : yield* helperTarget("git", host, options);
   });
 
 /** `get` for a thin client: the broker's hand-out. */

@@ -8,7 +8,6 @@ import { CredentialHosts } from "@baton/adapters";
 import { InvalidInput } from "@baton/core";
 import { Effect, Option } from "effect";
 import { Argument, Command, Flag } from "effect/cli";
-import { CliEnvironment } from "../composition.ts";
 import { table } from "../format.ts";
 
 const KINDS = ["git", "docker"] as const;
@@ -33,9 +32,8 @@ const add = Command.make(
   },
   ({ tool, host, ref, username }) =>
     Effect.gen(function* () {
-      const env = yield* CliEnvironment;
       const kind = yield* kindOf(tool);
-      const stored = yield* CredentialHosts.setCredentialHost(env.home, kind, host, {
+      const stored = yield* CredentialHosts.setCredentialHost(kind, host, {
         account: ref,
         ...(Option.isSome(username) ? { username: username.value } : {}),
       });
@@ -50,10 +48,9 @@ const list = Command.make(
   },
   ({ json }) =>
     Effect.gen(function* () {
-      const env = yield* CliEnvironment;
       const rows: Array<{ tool: string; host: string; account: string; username: string | null }> = [];
       for (const kind of KINDS) {
-        for (const entry of yield* CredentialHosts.listCredentialHosts(env.home, kind)) {
+        for (const entry of yield* CredentialHosts.listCredentialHosts(kind)) {
           rows.push({ tool: kind, host: entry.host, account: entry.account, username: entry.username ?? null });
         }
       }
@@ -71,9 +68,8 @@ const list = Command.make(
 
 const remove = Command.make("remove", { tool: kindArgument, host: Argument.String("host") }, ({ tool, host }) =>
   Effect.gen(function* () {
-    const env = yield* CliEnvironment;
     const kind = yield* kindOf(tool);
-    yield* CredentialHosts.removeCredentialHost(env.home, kind, host);
+    yield* CredentialHosts.removeCredentialHost(kind, host);
     yield* Effect.sync(() => process.stderr.write(`${kind} host ${host} is no longer answered by baton\n`));
   }),
 ).pipe(Command.withDescription("Stop answering a host's credential requests"));

@@ -24,7 +24,6 @@ import {
 import { Clock, Effect, Option } from "effect";
 import { Argument, Command, Flag } from "effect/cli";
 import { ADOPT_FORMATS, type AdoptFormat, defaultPath, handOverNote, readAdopted } from "../adopt-formats.ts";
-import { CliEnvironment } from "../composition.ts";
 import {
   checkExportPayload,
   looksLikeEnvelope,
@@ -183,11 +182,10 @@ const decodeInput = (source: string, text: string, plaintext: boolean, account: 
 
 export const runImport = (options: ImportOptions) =>
   Effect.gen(function* () {
-    const env = yield* CliEnvironment;
     const parsed = yield* parseRef(options.ref);
-    const provider = yield* ProviderRegistry.getProvider(env.home, parsed.provider);
+    const provider = yield* ProviderRegistry.getProvider(parsed.provider);
     const { source, text } = yield* readInput(options.file);
-    const fallback = parsed.account ?? (yield* ProviderRegistry.defaultAccount(env.home, parsed.provider));
+    const fallback = parsed.account ?? (yield* ProviderRegistry.defaultAccount(parsed.provider));
     const label = fallback === undefined ? parsed.provider : `${parsed.provider}:${fallback}`;
     if (options.from !== undefined && options.plaintext) {
       return yield* new InvalidInput({ reason: "argument", message: "--from and --plaintext: give one of them" });
@@ -222,7 +220,7 @@ export const runImport = (options: ImportOptions) =>
       ...(decoded.expiresAt === undefined ? {} : { expiresAt: decoded.expiresAt }),
       ...(options.from === undefined ? {} : { origin: `${options.from} ${source}` }),
     });
-    yield* ProviderRegistry.setDefaultAccount(env.home, account.provider, account.account, true);
+    yield* ProviderRegistry.setDefaultAccount(account.provider, account.account, true);
     const now = yield* Clock.currentTimeMillis;
     const summary = describeCredentials(stored);
     yield* Effect.sync(() =>

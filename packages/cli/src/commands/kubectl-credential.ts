@@ -31,8 +31,8 @@ export const kubectlCredentialCommand = Command.make(
         const thin = formatExecCredential(execCredential(version, answer.token, rfc3339(answer.expiresAt)));
         return yield* Effect.sync(() => process.stdout.write(thin));
       }
-      const account = yield* resolveAccount(env.home, ref);
-      const provider = yield* ProviderRegistry.getProvider(env.home, account.provider);
+      const account = yield* resolveAccount(ref);
+      const provider = yield* ProviderRegistry.getProvider(account.provider);
       const credentials = yield* (yield* Tokens.Tokens).credentials(account);
       const expiry = handOutExpiry(credentials, provider.revokesAccessTokenOnRefresh ?? false);
       const output = formatExecCredential(execCredential(version, credentials.accessToken, rfc3339(expiry)));

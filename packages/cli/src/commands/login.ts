@@ -17,7 +17,6 @@ import {
 } from "@baton/core";
 import { Effect } from "effect";
 import { Argument, Command, Flag } from "effect/cli";
-import { CliEnvironment } from "../composition.ts";
 import { parseRef } from "../resolve.ts";
 
 /** The non-secret identity claims of a validated ID token. */
@@ -78,13 +77,11 @@ export const loginCommand = Command.make(
   },
   ({ ref, device, noBrowser }) =>
     Effect.gen(function* () {
-      const env = yield* CliEnvironment;
       const parsed = yield* parseRef(ref);
-      const fallback =
-        parsed.account ?? (yield* ProviderRegistry.defaultAccount(env.home, parsed.provider)) ?? "default";
+      const fallback = parsed.account ?? (yield* ProviderRegistry.defaultAccount(parsed.provider)) ?? "default";
       const account: AccountRef = { provider: parsed.provider, account: fallback };
       const key = accountKey(account);
-      const provider = yield* ProviderRegistry.getProvider(env.home, parsed.provider);
+      const provider = yield* ProviderRegistry.getProvider(parsed.provider);
       yield* SecretStore.use((store) => store.probe(account)).pipe(
         Effect.mapError(
           (failure) =>
@@ -125,8 +122,8 @@ export const loginCommand = Command.make(
       const identity = identityOf(result.idTokenClaims);
       const tokens = identity === undefined ? result.tokens : { ...result.tokens, identity };
       const stored = yield* storeNewCredentials(account, ProviderConfig.toProfile(provider), tokens, "login");
-      if ((yield* ProviderRegistry.defaultAccount(env.home, account.provider)) === undefined) {
-        yield* ProviderRegistry.setDefaultAccount(env.home, account.provider, account.account);
+      if ((yield* ProviderRegistry.defaultAccount(account.provider)) === undefined) {
+        yield* ProviderRegistry.setDefaultAccount(account.provider, account.account);
       }
       yield* Effect.sync(() => process.stderr.write(`logged in ${key} (generation ${stored.generation})\n`));
     }),

@@ -6,7 +6,6 @@ import { Discovery, ProviderRegistry, Revocation } from "@baton/adapters";
 import { accountKey, LoginRequired, record, SecretStore, Sessions, withAccountLock } from "@baton/core";
 import { Effect } from "effect";
 import { Argument, Command, Flag } from "effect/cli";
-import { CliEnvironment } from "../composition.ts";
 import { resolveAccount } from "../resolve.ts";
 
 export const logoutCommand = Command.make(
@@ -20,8 +19,7 @@ export const logoutCommand = Command.make(
   },
   ({ ref, keepRemote }) =>
     Effect.gen(function* () {
-      const env = yield* CliEnvironment;
-      const account = yield* resolveAccount(env.home, ref);
+      const account = yield* resolveAccount(ref);
       const key = accountKey(account);
       const sessions = yield* (yield* Sessions).active(account);
       if (sessions.length > 0) {
@@ -31,7 +29,7 @@ export const logoutCommand = Command.make(
           ),
         );
       }
-      const provider = yield* ProviderRegistry.getProvider(env.home, account.provider);
+      const provider = yield* ProviderRegistry.getProvider(account.provider);
       if ((yield* (yield* SecretStore).read(account)) === undefined) {
         return yield* new LoginRequired({ account: key, reason: "no-credentials", message: `${key} is not logged in` });
       }

@@ -8,7 +8,6 @@ import { Discovery, ProviderConfig, ProviderPresets, ProviderRegistry, ProviderS
 import { InvalidInput } from "@baton/core";
 import { Effect, Option } from "effect";
 import { Argument, Command, Flag } from "effect/cli";
-import { CliEnvironment } from "../composition.ts";
 import { table } from "../format.ts";
 import { jsonFlag } from "../json-flag.ts";
 import { readStdinText } from "../stdin.ts";
@@ -90,7 +89,6 @@ const add = Command.make(
   },
   (flags) =>
     Effect.gen(function* () {
-      const env = yield* CliEnvironment;
       const value = <A>(option: Option.Option<A>) => Option.getOrUndefined(option);
       const spec = ProviderSpec.resolveProviderSpec({
         name: flags.name,
@@ -120,7 +118,6 @@ const add = Command.make(
       if (spec instanceof InvalidInput) return yield* spec;
       const explicit = spec.explicit;
       const stored = yield* ProviderRegistry.addProvider(
-        env.home,
         spec.input,
         explicit === undefined ? Discovery.discover : () => Effect.succeed(explicit),
       );
@@ -160,8 +157,7 @@ const list = Command.make(
   },
   ({ json }) =>
     Effect.gen(function* () {
-      const env = yield* CliEnvironment;
-      const providers = (yield* ProviderRegistry.listProviders(env.home)).map(ProviderConfig.summarize);
+      const providers = (yield* ProviderRegistry.listProviders()).map(ProviderConfig.summarize);
       const text = json
         ? JSON.stringify({ version: 1, providers }, null, 2)
         : providers.length === 0
@@ -190,8 +186,7 @@ const list = Command.make(
 
 const remove = Command.make("remove", { name: Argument.String("name") }, ({ name }) =>
   Effect.gen(function* () {
-    const env = yield* CliEnvironment;
-    yield* ProviderRegistry.removeProvider(env.home, name);
+    yield* ProviderRegistry.removeProvider(name);
     yield* Effect.sync(() =>
       process.stderr.write(`removed provider ${name} (stored credentials are kept; use \`baton logout\`)\n`),
     );

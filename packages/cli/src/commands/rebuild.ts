@@ -30,7 +30,6 @@ import {
 } from "@baton/core";
 import { Clock, Effect } from "effect";
 import { Command } from "effect/cli";
-import { CliEnvironment } from "../composition.ts";
 import { table } from "../format.ts";
 import { jsonFlag } from "../json-flag.ts";
 import { storeProblem } from "./export.ts";
@@ -111,12 +110,7 @@ const scopeToRegister = (
 };
 
 /** Registers `provider` again from its accounts' credentials, when they agree on issuer and client. */
-const reregister = (
-  home: string,
-  provider: string,
-  records: ReadonlyArray<Credentials>,
-  scopes: ReadonlyArray<string>,
-) =>
+const reregister = (provider: string, records: ReadonlyArray<Credentials>, scopes: ReadonlyArray<string>) =>
   Effect.gen(function* () {
     const first = records[0];
     if (first === undefined) {
@@ -148,7 +142,7 @@ const reregister = (
         clientId: first.clientId,
         ...(scope === undefined ? {} : { scope }),
       };
-      yield* ProviderRegistry.addProvider(home, input, () => Effect.succeed(found));
+      yield* ProviderRegistry.addProvider(input, () => Effect.succeed(found));
       return scope;
     });
     return yield* registered.pipe(
@@ -171,7 +165,6 @@ const reregister = (
 
 export const runRebuild = (options: { readonly json: boolean }) =>
   Effect.gen(function* () {
-    const env = yield* CliEnvironment;
     const now = yield* Clock.currentTimeMillis;
     const found = yield* Effect.forEach(yield* allAccounts, (account) => inspect(account, now));
     const byProvider = new Map<string, Array<(typeof found)[number]>>();
@@ -179,7 +172,7 @@ export const runRebuild = (options: { readonly json: boolean }) =>
       byProvider.set(entry.account.provider, [...(byProvider.get(entry.account.provider) ?? []), entry]);
 
     const providers: Array<RebuiltProvider> = [];
-    const registered = new Set((yield* ProviderRegistry.listProviders(env.home)).map((p) => p.name));
+    const registered = new Set((yield* ProviderRegistry.listProviders()).map((p) => p.name));
     for (const [provider, entries] of [...byProvider.entries()].sort(([a], [b]) => a.localeCompare(b))) {
       if (registered.has(provider)) {
         providers.push({ provider, action: "kept", message: "registered" });
@@ -187,7 +180,6 @@ export const runRebuild = (options: { readonly json: boolean }) =>
       }
       const records = entries.flatMap((e) => (e.stored === undefined ? [] : [e.stored]));
       const outcome = yield* reregister(
-        env.home,
         provider,
         records,
         entries.flatMap((e) => e.scopes),
@@ -197,7 +189,7 @@ export const runRebuild = (options: { readonly json: boolean }) =>
     }
 
     const defaults: Array<RebuiltDefault> = [];
-    const config = yield* ProviderRegistry.loadConfig(env.home);
+    const config = yield* ProviderRegistry.loadConfig();
     for (const provider of [...registered].sort()) {
       const usable = (byProvider.get(provider) ?? []).filter((e) => e.stored !== undefined).map((e) => e.account);
       const current = Object.hasOwn(config.defaults, provider) ? config.defaults[provider] : undefined;
@@ -205,7 +197,7 @@ export const runRebuild = (options: { readonly json: boolean }) =>
         const known = (byProvider.get(provider) ?? []).some((e) => e.account.account === current);
         defaults.push({ provider, account: current, action: known ? "kept" : "dangling" });
       } else if (usable.length === 1 && usable[0] !== undefined) {
-        yield* ProviderRegistry.setDefaultAccount(env.home, provider, usable[0].account);
+        yield* ProviderRegistry.setDefaultAccount(provider, usable[0].account);
         defaults.push({ provider, account: usable[0].account, action: "set" });
       } else {
         defaults.push({ provider, account: null, action: usable.length === 0 ? "none" : "ambiguous" });

@@ -2,7 +2,6 @@
 import { allAccounts, InvalidInput, Tokens } from "@baton/core";
 import { Effect, Option } from "effect";
 import { Argument, Command, Flag } from "effect/cli";
-import { CliEnvironment } from "../composition.ts";
 import { resolveAccount } from "../resolve.ts";
 
 export const refreshCommand = Command.make(
@@ -13,12 +12,11 @@ export const refreshCommand = Command.make(
   },
   ({ ref, all }) =>
     Effect.gen(function* () {
-      const env = yield* CliEnvironment;
       const tokens = yield* Tokens.Tokens;
       const accounts = all
         ? yield* allAccounts
         : Option.isSome(ref)
-          ? [yield* resolveAccount(env.home, ref.value)]
+          ? [yield* resolveAccount(ref.value)]
           : yield* new InvalidInput({
               reason: "argument",
               message: "name an account (PROVIDER:ACCOUNT) or pass --all",

@@ -48,7 +48,7 @@ export const replayCommand = Command.make(
       if (traceFile !== undefined && traceFile === htmlFile) {
         return yield* new InvalidInput({ reason: "argument", message: "--trace and --html: name two different files" });
       }
-      const accounts = Option.isSome(ref) ? [yield* resolveKnownAccount(env.home, ref.value)] : yield* allAccounts;
+      const accounts = Option.isSome(ref) ? [yield* resolveKnownAccount(ref.value)] : yield* allAccounts;
       const say = (line: string) => Effect.sync(() => (json ? process.stderr : process.stdout).write(`${line}\n`));
       if (traceFile !== undefined || htmlFile !== undefined) {
         const pictures = yield* Effect.forEach(accounts, accountPicture);

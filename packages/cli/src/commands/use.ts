@@ -7,14 +7,12 @@ import { ProviderRegistry } from "@baton/adapters";
 import { accountKey, InvalidInput, LoginRequired, parseAccountInput, SecretStore } from "@baton/core";
 import { Effect } from "effect";
 import { Argument, Command } from "effect/cli";
-import { CliEnvironment } from "../composition.ts";
 
 export const useCommand = Command.make(
   "use",
   { ref: Argument.String("ref").pipe(Argument.withDescription("PROVIDER:ACCOUNT")) },
   ({ ref }) =>
     Effect.gen(function* () {
-      const env = yield* CliEnvironment;
       const input = yield* parseAccountInput(ref).pipe(
         Effect.mapError((e) => new InvalidInput({ reason: "argument", message: e.message })),
       );
@@ -25,7 +23,7 @@ export const useCommand = Command.make(
         });
       }
       const account = { provider: input.provider, account: input.account };
-      yield* ProviderRegistry.getProvider(env.home, account.provider);
+      yield* ProviderRegistry.getProvider(account.provider);
       if ((yield* (yield* SecretStore).read(account)) === undefined) {
         const key = accountKey(account);
         return yield* new LoginRequired({
@@ -34,7 +32,7 @@ export const useCommand = Command.make(
           message: `${key} has no credentials, so it cannot be the default; log in first: baton login ${key}`,
         });
       }
-      yield* ProviderRegistry.setDefaultAccount(env.home, account.provider, account.account);
+      yield* ProviderRegistry.setDefaultAccount(account.provider, account.account);
       yield* Effect.sync(() =>
         process.stderr.write(`${input.provider} now means ${input.provider}:${input.account}\n`),
       );

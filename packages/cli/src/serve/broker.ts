@@ -282,7 +282,7 @@ export const makeBroker = (options: BrokerOptions = {}) =>
     /** The hand-out of `credentials` to `caller`, recorded as a note. */
     const lend = (caller: Caller, account: AccountRef, credentials: Credentials, mappedUsername: string | undefined) =>
       Effect.gen(function* () {
-        const provider = yield* ProviderRegistry.getProvider(env.home, account.provider).pipe(
+        const provider = yield* ProviderRegistry.getProvider(account.provider).pipe(
           Effect.orElseSucceed(() => undefined),
         );
         const now = yield* Clock.currentTimeMillis;
@@ -317,8 +317,8 @@ export const makeBroker = (options: BrokerOptions = {}) =>
     /** The account and mapped user name a token query names. */
     const target = (query: BrokerWire.TokenQuery) =>
       Effect.gen(function* () {
-        if ("account" in query) return { account: yield* resolveAccount(env.home, query.account), username: undefined };
-        const mapped = yield* CredentialHosts.lookupCredentialHost(env.home, query.tool, query.host);
+        if ("account" in query) return { account: yield* resolveAccount(query.account), username: undefined };
+        const mapped = yield* CredentialHosts.lookupCredentialHost(query.tool, query.host);
         if (mapped === undefined) {
           return yield* Effect.fail<BrokerWire.BrokerProblem>({
             class: "not-found",
@@ -326,7 +326,7 @@ export const makeBroker = (options: BrokerOptions = {}) =>
             message: `the broker maps no ${query.tool} host ${query.host} to an account (\`baton host add ${query.tool} HOST REF\` on the broker's host)`,
           });
         }
-        return { account: yield* resolveAccount(env.home, mapped.account), username: mapped.username };
+        return { account: yield* resolveAccount(mapped.account), username: mapped.username };
       });
 
     const broker: Broker = {
@@ -344,7 +344,7 @@ export const makeBroker = (options: BrokerOptions = {}) =>
       resolve: (caller, ref) =>
         answer(
           Effect.gen(function* () {
-            const account = yield* permitted(caller, yield* resolveAccount(env.home, ref));
+            const account = yield* permitted(caller, yield* resolveAccount(ref));
             return { account: accountKey(account) };
           }),
         ),
@@ -353,9 +353,7 @@ export const makeBroker = (options: BrokerOptions = {}) =>
           Effect.gen(function* () {
             // A named account is checked before anything about it is read: a limited client learns nothing of others.
             const named =
-              ref === undefined
-                ? undefined
-                : accountKey(yield* permitted(caller, yield* resolveAccount(env.home, ref)));
+              ref === undefined ? undefined : accountKey(yield* permitted(caller, yield* resolveAccount(ref)));
             const rows = yield* statusRows(named);
             const allowed = rows.filter((row) => ClientRegistry.allows(caller, accountFromKey(row.account)));
             return { version: 1 as const, accounts: allowed };
@@ -365,11 +363,11 @@ export const makeBroker = (options: BrokerOptions = {}) =>
         answer(
           Effect.gen(function* () {
             const hosts: Array<BrokerClient.MappedHost> = [];
-            for (const entry of yield* CredentialHosts.listCredentialHosts(env.home, tool)) {
+            for (const entry of yield* CredentialHosts.listCredentialHosts(tool)) {
               const mapped = yield* Effect.option(
                 Effect.gen(function* () {
-                  const account = yield* permitted(caller, yield* resolveAccount(env.home, entry.account));
-                  return yield* ProviderRegistry.getProvider(env.home, account.provider);
+                  const account = yield* permitted(caller, yield* resolveAccount(entry.account));
+                  return yield* ProviderRegistry.getProvider(account.provider);
                 }),
               );
               if (mapped._tag === "Some")

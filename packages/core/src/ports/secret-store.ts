@@ -7,6 +7,7 @@ import { Context, Data, type Effect } from "effect";
 import type { AccountRef } from "../account.ts";
 import type { Credentials } from "../credentials.ts";
 import type { StoreFailure } from "../errors.ts";
+import type { AccountEvent, NewAccountEvent } from "../events.ts";
 
 /** The stored generation was not the one the writer expected: someone else wrote first. */
 export class GenerationConflict extends Data.TaggedError("GenerationConflict")<{
@@ -15,7 +16,7 @@ export class GenerationConflict extends Data.TaggedError("GenerationConflict")<{
   readonly found: number;
 }> {}
 
-export type StorageKind = "keychain" | "file" | "memory";
+export type StorageKind = "keychain" | "file" | "memory" | "postgres";
 
 export interface SecretStoreShape {
   readonly kind: StorageKind;
@@ -30,6 +31,18 @@ export interface SecretStoreShape {
     next: Credentials,
     expectedGeneration: number,
   ) => Effect.Effect<void, StoreFailure | GenerationConflict>;
+  /**
+   * Optional, for stores that keep the secrets and the event streams in one database: `write`, and `event` appended
+   * to the account's stream in the SAME transaction, so that a stored generation and its `credentials.stored` event
+   * never exist one without the other. Returns the event as stored. The protocol uses it when the store has it, else
+   * `write` followed by `EventStore.append`.
+   */
+  readonly writeRecorded?: (
+    account: AccountRef,
+    next: Credentials,
+    expectedGeneration: number,
+    event: NewAccountEvent,
+  ) => Effect.Effect<AccountEvent, StoreFailure | GenerationConflict>;
   /**
    * Checks that a write for `account` would succeed — the keychain is reachable and unlocked, the directory is
    * writable — leaving nothing behind. A login runs it before sending the user to the browser, so a store that cannot

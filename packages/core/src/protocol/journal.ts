@@ -17,15 +17,23 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 /** An event as the protocol describes it: without envelope fields. */
 export type EventPayload = DistributiveOmit<NewAccountEvent, "v" | "at" | "host" | "pid">;
 
+/** The envelope of events written now: schema version, `at` (Effect's Clock), this host and process. */
+const envelope = Effect.gen(function* () {
+  const host = yield* HostIdentity;
+  const at = yield* Clock.currentTimeMillis;
+  return { v: 1, at, host: host.host, pid: host.pid } as const;
+});
+
+/** `payload` as an event written now. */
+export const stamp = (payload: EventPayload) =>
+  Effect.map(envelope, (stamped) => ({ ...payload, ...stamped }) as NewAccountEvent);
+
 export const record = (account: AccountRef, ...payloads: ReadonlyArray<EventPayload>) =>
   Effect.gen(function* () {
     const events = yield* EventStore;
-    const host = yield* HostIdentity;
-    const at = yield* Clock.currentTimeMillis;
-    const stamped = payloads.map(
-      (payload) => ({ ...payload, v: 1, at, host: host.host, pid: host.pid }) as NewAccountEvent,
-    );
-    return yield* events.append(account, stamped).pipe(Effect.mapError((failure) => storeToBaton(account, failure)));
+    const stamped = yield* envelope;
+    const written = payloads.map((payload) => ({ ...payload, ...stamped }) as NewAccountEvent);
+    return yield* events.append(account, written).pipe(Effect.mapError((failure) => storeToBaton(account, failure)));
   });
 
 /** The fold of the account's stream with `thresholdMs` for a refresh under the lock (from the store's checkpoint). */

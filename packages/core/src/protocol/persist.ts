@@ -5,6 +5,10 @@
  * an unsent one), the new credentials stay in memory, the lock stays held (so no sibling presents the old token,
  * which the server has consumed), and storing is retried with backoff for `persistRetryMs` — ten minutes for a CLI
  * process, as long as it lives for a long-running host — saying what it waits for.
+ *
+ * A store that can append the generation's `credentials.stored` event in the same transaction as the write
+ * (`SecretStore.writeRecorded`, a database) is given the event to do so; `recorded` then says the caller must not
+ * append it again.
  */
 import { Effect } from "effect";
 import { type AccountRef, accountKey } from "../account.ts";
@@ -13,6 +17,7 @@ import { Retryable } from "../errors.ts";
 import { backoffDelay } from "../policy.ts";
 import { ClaimStore } from "../ports/claim-store.ts";
 import { SecretStore } from "../ports/secret-store.ts";
+import { type EventPayload, stamp } from "./journal.ts";
 import { monotonicMillis } from "./lock-wait.ts";
 import { RefreshSettings } from "./settings.ts";
 
@@ -24,8 +29,18 @@ export const persistNext = Effect.fnUntraced(function* (
   current: Credentials,
   next: Credentials,
   attempt: number,
+  /** The `credentials.stored` event of `next`, for a store that records it in the same transaction. */
+  event?: EventPayload,
 ) {
   const store = yield* SecretStore;
+  const { writeRecorded } = store;
+  const write =
+    writeRecorded === undefined || event === undefined
+      ? Effect.as(store.write(account, next, current.generation), false)
+      : stamp(event).pipe(
+          Effect.flatMap((stamped) => writeRecorded(account, next, current.generation, stamped)),
+          Effect.as(true),
+        );
   const claims = yield* ClaimStore;
   const settings = yield* RefreshSettings;
   const key = accountKey(account);
@@ -34,15 +49,16 @@ export const persistNext = Effect.fnUntraced(function* (
   let reportedAt: number | undefined;
   while (true) {
     tries += 1;
-    const outcome = yield* Effect.result(store.write(account, next, current.generation));
+    const outcome = yield* Effect.result(write);
     if (outcome._tag === "Success") {
       if (reportedAt !== undefined) yield* Effect.logWarning(`${key}: generation ${next.generation} is stored now`);
-      return next;
+      return { credentials: next, recorded: outcome.success };
     }
     const failure = outcome.failure;
     if (failure._tag === "GenerationConflict") {
       const stored = yield* Effect.orElseSucceed(store.read(account), () => undefined);
-      if (stored !== undefined && stored.generation > current.generation) return stored;
+      if (stored !== undefined && stored.generation > current.generation)
+        return { credentials: stored, recorded: false };
     }
     const problem = failure._tag === "GenerationConflict" ? "a generation conflict" : failure.message;
     if (tries === 1) yield* claims.markRotated(account, current.generation, attempt).pipe(Effect.ignore);

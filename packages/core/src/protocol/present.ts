@@ -24,7 +24,7 @@ import type { ProviderProfile } from "../ports/providers.ts";
 import type { SecretStore } from "../ports/secret-store.ts";
 import { TokenEndpoint } from "../ports/token-endpoint.ts";
 import { classifyFailure } from "./failures.ts";
-import { record, retryable } from "./journal.ts";
+import { type EventPayload, record, retryable } from "./journal.ts";
 import { persistNext } from "./persist.ts";
 import type { RefreshOptions } from "./refresh.ts";
 import { ProtocolHooks, RotationObserver } from "./settings.ts";
@@ -108,15 +108,16 @@ export const present: Present = Effect.fnUntraced(function* (account, profile, c
   return stored;
 });
 
-/** Stores g+1 (I2, I3), then records it; the event and the pruning are best effort once the secret is durable. */
+/**
+ * Stores g+1 (I2, I3), then records it — in the same transaction when the store can (`SecretStore.writeRecorded`);
+ * otherwise the event and the pruning are best effort once the secret is durable.
+ */
 const store = (account: AccountRef, current: Credentials, tokens: TokenSet, attempt: number) =>
   Effect.gen(function* () {
     const claims = yield* ClaimStore;
     const key = accountKey(account);
     const now = yield* Clock.currentTimeMillis;
     const next = nextGeneration(current, tokens, now);
-    const stored = yield* persistNext(account, current, next, attempt);
-    if (stored.generation !== next.generation || stored.accessToken !== next.accessToken) return stored;
     const summary = describeCredentials(next);
     const skew = tokens.clockSkewMs;
     const problems = [
@@ -128,8 +129,7 @@ const store = (account: AccountRef, current: Credentials, tokens: TokenSet, atte
           ]
         : []),
     ];
-    for (const problem of problems) yield* Effect.logWarning(`${key}: ${problem} (the new generation was stored)`);
-    yield* record(account, {
+    const event: EventPayload = {
       type: "credentials.stored",
       generation: next.generation,
       source: "refresh",
@@ -139,13 +139,20 @@ const store = (account: AccountRef, current: Credentials, tokens: TokenSet, atte
       ...(next.scope === undefined ? {} : { scope: next.scope }),
       ...(skew === undefined ? {} : { clockSkewMs: skew }),
       ...(problems.length === 0 ? {} : { problems }),
-    }).pipe(
-      Effect.catch((failure) =>
-        Effect.logWarning(
-          `${key}: generation ${next.generation} is stored, but its event was not (${failure.message})`,
+    };
+    const persisted = yield* persistNext(account, current, next, attempt, event);
+    const stored = persisted.credentials;
+    if (stored.generation !== next.generation || stored.accessToken !== next.accessToken) return stored;
+    for (const problem of problems) yield* Effect.logWarning(`${key}: ${problem} (the new generation was stored)`);
+    if (!persisted.recorded) {
+      yield* record(account, event).pipe(
+        Effect.catch((failure) =>
+          Effect.logWarning(
+            `${key}: generation ${next.generation} is stored, but its event was not (${failure.message})`,
+          ),
         ),
-      ),
-    );
+      );
+    }
     yield* claims.prune(account, current.generation).pipe(Effect.ignore);
     (yield* RotationObserver).rotated(account, next.generation);
     yield* Effect.logDebug(

@@ -21,7 +21,7 @@ import { ClaimStore } from "../ports/claim-store.ts";
 import { EventStore } from "../ports/event-store.ts";
 import type { ProviderProfile } from "../ports/providers.ts";
 import { SecretStore } from "../ports/secret-store.ts";
-import { foldEvents, record, storeToBaton } from "./journal.ts";
+import { type EventPayload, foldEvents, record, stamp, storeToBaton } from "./journal.ts";
 import { withAccountLock } from "./lock-wait.ts";
 import { RefreshSettings } from "./settings.ts";
 
@@ -92,19 +92,8 @@ export const storeNewCredentials = (
         issuer: profile.issuer,
         clientId: profile.clientId,
       };
-      yield* store.write(account, next, current?.generation ?? 0).pipe(
-        Effect.mapError((f) =>
-          f._tag === "GenerationConflict"
-            ? new Retryable({
-                account: key,
-                reason: "store-unavailable",
-                message: "the store changed while logging in; try again",
-              })
-            : toBaton(f),
-        ),
-      );
       const summary = describeCredentials(next);
-      yield* record(account, {
+      const event: EventPayload = {
         type: "credentials.stored",
         generation,
         source,
@@ -115,7 +104,28 @@ export const storeNewCredentials = (
         ...(tokens.identity === undefined ? {} : { identity: tokens.identity }),
         ...(tokens.clockSkewMs === undefined ? {} : { clockSkewMs: tokens.clockSkewMs }),
         ...(options.origin === undefined ? {} : { origin: options.origin }),
-      });
+      };
+      const { writeRecorded } = store;
+      // One transaction for the secret and its event where the store can (a database), else the write, then the event.
+      const write =
+        writeRecorded === undefined
+          ? Effect.as(store.write(account, next, current?.generation ?? 0), false)
+          : stamp(event).pipe(
+              Effect.flatMap((stamped) => writeRecorded(account, next, current?.generation ?? 0, stamped)),
+              Effect.as(true),
+            );
+      const recorded = yield* write.pipe(
+        Effect.mapError((f) =>
+          f._tag === "GenerationConflict"
+            ? new Retryable({
+                account: key,
+                reason: "store-unavailable",
+                message: "the store changed while logging in; try again",
+              })
+            : toBaton(f),
+        ),
+      );
+      if (!recorded) yield* record(account, event);
       return next;
     }),
   );
