@@ -9,6 +9,7 @@ import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import {
   PostgresClaimStore,
+  PostgresClientRegistry,
   PostgresEventStore,
   PostgresLock,
   PostgresSecretStore,
@@ -19,6 +20,7 @@ import {
 import { Layer } from "effect";
 import { afterAll, beforeAll, describe } from "vitest";
 import { claimStoreContract } from "../../packages/adapters/test/contract/claim-store-contract.ts";
+import { clientRegistryContract } from "../../packages/adapters/test/contract/client-registry-contract.ts";
 import { eventStoreContract } from "../../packages/adapters/test/contract/event-store-contract.ts";
 import { startHolder } from "../../packages/adapters/test/contract/holder.ts";
 import { lockContract } from "../../packages/adapters/test/contract/lock-contract.ts";
@@ -39,14 +41,21 @@ const freshStore = async () => {
   const url = server.url(database);
   // The suites take the services out of their layers: the connection must outlive each layer, until the cleanup.
   const acquired = PostgresSession.acquireSession(url);
+  const others: Array<{ readonly release: () => Promise<void> }> = [];
   const children: Array<ChildProcess> = [];
   return {
     store: Layer.succeed(PostgresStore.PostgresStore)(PostgresStore.make(key, acquired.session)),
+    /** The same store over another connection: what another process or machine sees. */
+    otherConnection: () => {
+      const other = PostgresSession.acquireSession(url);
+      others.push(other);
+      return Layer.succeed(PostgresStore.PostgresStore)(PostgresStore.make(key, other.session));
+    },
     holder: (args: ReadonlyArray<string>) =>
       startHolder(["postgres", url, key.bytes.toString("hex"), ...args], children),
     cleanup: async () => {
       for (const child of children) child.kill("SIGKILL");
-      await acquired.release();
+      await Promise.all([acquired, ...others].map((session) => session.release()));
     },
   };
 };
@@ -98,6 +107,15 @@ describe.skipIf(unavailable !== undefined)(
       },
       "shared",
     );
+
+    clientRegistryContract("postgres client registry", async () => {
+      const made = await freshStore();
+      return {
+        layer: PostgresClientRegistry.layer.pipe(Layer.provide(made.store)),
+        secondInstance: PostgresClientRegistry.layer.pipe(Layer.provide(made.otherConnection())),
+        cleanup: made.cleanup,
+      };
+    });
 
     lockContract("postgres lock", async () => {
       const made = await freshStore();

@@ -285,10 +285,10 @@ describe.skipIf(unavailable !== undefined)(
         }
         const [oldMachine] = older.machines;
         const seenOld = await on(oldMachine as Machine, ["store", "status", "--json"]);
-        expect(JSON.parse(seenOld.stdout)).toMatchObject({ schemaVersion: 1, knownSchemaVersion: 2 });
+        expect(JSON.parse(seenOld.stdout)).toMatchObject({ schemaVersion: 1, knownSchemaVersion: 3 });
         await loginOn(oldMachine as Machine, server);
         const migrated = await on(oldMachine as Machine, ["store", "status", "--json"]);
-        expect(JSON.parse(migrated.stdout)).toMatchObject({ schemaVersion: 2, accounts: [{ account: REF }] });
+        expect(JSON.parse(migrated.stdout)).toMatchObject({ schemaVersion: 3, accounts: [{ account: REF }] });
 
         const [newMachine] = newer.machines;
         const initialized = await on(newMachine as Machine, ["store", "init"]);
@@ -308,7 +308,7 @@ describe.skipIf(unavailable !== undefined)(
           server.clientId,
         ]);
         expect(refused.code, exitOf(refused)).toBe(2);
-        expect(refused.stderr).toContain("schema version 99, newer than this baton knows (2)");
+        expect(refused.stderr).toContain("schema version 99, newer than this baton knows (3)");
         const status = await on(newMachine as Machine, ["store", "status"]);
         expect(status.code).toBe(2);
         expect(status.stdout).toContain("newer than this baton");

@@ -98,8 +98,8 @@ describe.skipIf(unavailable !== undefined)(
       const status = await on(machine, ["store", "status", "--json"]);
       expect(status.code).toBe(0);
       expect(JSON.parse(status.stdout)).toMatchObject({
-        schemaVersion: 2,
-        knownSchemaVersion: 2,
+        schemaVersion: 3,
+        knownSchemaVersion: 3,
         key: "ok",
         accounts: [{ account: REF, generation: 2 }],
         stuckClaims: [],

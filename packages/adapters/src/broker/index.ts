@@ -3,7 +3,8 @@
  * BATON_SERVER_TOKEN) borrows access tokens from the broker instead of keeping accounts of its own. `BrokerAddress`
  * parses where the broker answers, `BrokerClient` makes the API's calls as Effects, `BrokerTokens` is the `Tokens`
  * service over them and `ThinPorts` the other ports of such a process (memory only: nothing is written to disk).
- * `ClientRegistry` is the broker's side: the client tokens it accepts, stored as hashes. NodeBaton.layer wires the
+ * `ClientRegistry` is the broker's side: the client tokens it accepts, stored as hashes (in the broker's home,
+ * `ClientRegistryFile`, or in the PostgreSQL store that several brokers share). NodeBaton.layer wires the
  * thin client as the `broker` backend.
  */
 import { InvalidInput } from "@baton/core";
@@ -13,6 +14,7 @@ import type { BrokerConnection } from "./request.ts";
 export * as BrokerAddress from "./address.ts";
 export * as BrokerClient from "./client.ts";
 export * as ClientRegistry from "./client-registry.ts";
+export * as ClientRegistryFile from "./client-registry-file.ts";
 export * as BrokerRequest from "./request.ts";
 export * as ThinPorts from "./thin-ports.ts";
 export * as BrokerTokens from "./tokens.ts";

@@ -2,7 +2,7 @@
  * baton on Node, wired once: the only place that connects the adapters to the core's ports. The CLI and the Promise
  * facade (facade/create-baton.ts) both build their services from {@link layer}, so every store and transport is
  * wired here and nowhere else: the protocol (`Tokens`), the secret, event and claim stores, the account lock, the
- * host's identity, the provider registry, the token endpoint and the session records — and, when the caller gives
+ * host's identity, the provider registry, the brokers' client registry, the token endpoint and the session records — and, when the caller gives
  * one, where log lines go. Three backends: a BATON_HOME on this machine, a PostgreSQL store shared by many machines, or
  * a broker (`baton serve`) that lends this process access tokens.
  */
@@ -20,6 +20,8 @@ import {
   Tokens,
 } from "@baton/core";
 import { Context, Effect, Layer, Logger, LogLevel, References } from "effect";
+import { ClientRegistry } from "../broker/client-registry.ts";
+import * as ClientRegistryFile from "../broker/client-registry-file.ts";
 import { BrokerTokens, ThinPorts } from "../broker/index.ts";
 import type { BrokerConnection } from "../broker/request.ts";
 import { ProviderRegistry } from "../config/index.ts";
@@ -92,6 +94,7 @@ export type Services =
   | TokenEndpoint
   | Sessions
   | RegistryStore
+  | ClientRegistry
   | StoreBackend;
 
 /**
@@ -153,6 +156,7 @@ const homePorts = (backend: Extract<Backend, { readonly kind: "home" }>, machine
     ProviderRegistry.layer,
     OAuthTokenEndpoint.layer(),
     FileSessions.layer({ home: backend.home }),
+    ClientRegistryFile.layer(backend.home),
     Layer.succeed(StoreBackend)({ ready: Effect.void, backend: { kind: "home", home: backend.home } }),
   ).pipe(
     Layer.provideMerge(ProviderRegistry.fileLayer(backend.home)),
@@ -176,6 +180,11 @@ const postgresPorts = (backend: Extract<Backend, { readonly kind: "postgres" }>,
     Layer.provideMerge(NodeHostIdentity.layerNamed(machine ?? NodeHostIdentity.sharedMachineName())),
   );
 
+const noClientsOnThinClient = new InvalidInput({
+  reason: "argument",
+  message: "a thin client (BATON_SERVER) has no client tokens of its own; manage them on the broker's host",
+});
+
 /**
  * A thin client's services: `Tokens` over the broker's hand-outs and memory-only ports (broker/), no provider registry
  * of its own (the broker's is the one that counts), and no store to check.
@@ -194,6 +203,12 @@ const brokerServices = (backend: Extract<Backend, { readonly kind: "broker" }>) 
             message: "a thin client (BATON_SERVER) has no provider registry of its own; change the broker's",
           }),
         ),
+    }),
+    Layer.succeed(ClientRegistry)({
+      where: "the broker",
+      entries: () => Effect.succeed([]),
+      insert: () => Effect.fail(noClientsOnThinClient),
+      remove: () => Effect.fail(noClientsOnThinClient),
     }),
     Layer.succeed(StoreBackend)({ ready: Effect.void, backend: { kind: "broker" } }),
   );

@@ -17,7 +17,9 @@
  *   `presence_lost_at` when a judge first found it released;
  * - (version 2) `sessions` with the same presence keys, `notes` (diagnostic flight notes, unsynced),
  *   `fold_checkpoints` (the lifecycle fold of a stream prefix), `quarantine` (records that did not open or decode,
- *   moved aside with their bytes).
+ *   moved aside with their bytes);
+ * - (version 3) `broker_clients`: the client tokens every broker (`baton serve`) on the store accepts, each as the
+ *   SHA-256 of a 256-bit random token (not the token; see broker/client-registry.ts) with the accounts it may use.
  */
 export interface Migration {
   readonly version: number;
@@ -122,6 +124,18 @@ export const MIGRATIONS: ReadonlyArray<Migration> = [
         problem text NOT NULL,
         content bytea NOT NULL,
         moved_at timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
+  {
+    version: 3,
+    description: "the client tokens of the brokers on the store",
+    sql: `
+      CREATE TABLE baton.broker_clients (
+        name text PRIMARY KEY,
+        sha256 text NOT NULL CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+        accounts text[],
+        created_at bigint NOT NULL
       );
     `,
   },

@@ -78,7 +78,7 @@ const run = Command.make(
         });
         for (const warning of warnings) warn(warning);
       }
-      const clients = yield* ClientRegistry.list(env.home);
+      const clients = yield* ClientRegistry.list;
       if (plan.kind === "tcp" && clients.length === 0) {
         warn("no client tokens yet, so every TCP request is refused: `baton serve client add NAME` makes one");
       }
@@ -129,8 +129,7 @@ const add = Command.make(
   },
   ({ name, account }) =>
     Effect.gen(function* () {
-      const env = yield* CliEnvironment;
-      const token = yield* ClientRegistry.add(env.home, name, account, yield* Clock.currentTimeMillis);
+      const token = yield* ClientRegistry.add(name, account, yield* Clock.currentTimeMillis);
       yield* Effect.sync(() => {
         process.stdout.write(`${token}\n`);
         process.stderr.write(
@@ -142,8 +141,7 @@ const add = Command.make(
 
 const list = Command.make("list", { json: jsonFlag }, ({ json }) =>
   Effect.gen(function* () {
-    const env = yield* CliEnvironment;
-    const clients = yield* ClientRegistry.list(env.home);
+    const clients = yield* ClientRegistry.list;
     const text = json
       ? JSON.stringify(
           {
@@ -176,8 +174,7 @@ const remove = Command.make(
   { name: Argument.String("name").pipe(Argument.withDescription("the client to refuse from now on")) },
   ({ name }) =>
     Effect.gen(function* () {
-      const env = yield* CliEnvironment;
-      yield* ClientRegistry.remove(env.home, name);
+      yield* ClientRegistry.remove(name);
       yield* Effect.sync(() => process.stderr.write(`client ${name}'s token is refused from now on\n`));
     }),
 ).pipe(Command.withDescription("Refuse a client's token from now on (a running broker too)"));

@@ -44,7 +44,6 @@ import {
 } from "@baton/core";
 import { Cause, Clock, Effect, Exit, PubSub, Scope } from "effect";
 import type { AppServices } from "../composition.ts";
-import { CliEnvironment } from "../composition.ts";
 import { resolveAccount } from "../resolve.ts";
 import { type StatusRow, statusRows } from "../status-view.ts";
 import { handOutExpiry, rfc3339 } from "../wire/hand-out.ts";
@@ -156,7 +155,6 @@ export const makeBroker = (options: BrokerOptions = {}) =>
   Effect.gen(function* () {
     const context = yield* Effect.context<AppServices>();
     const scope = yield* Scope.Scope;
-    const env = yield* CliEnvironment;
     const tokens = yield* Tokens.Tokens;
     const host = yield* HostIdentity;
     const defaults = RefreshSettings.defaultValue();
@@ -331,7 +329,7 @@ export const makeBroker = (options: BrokerOptions = {}) =>
 
     const broker: Broker = {
       identify: (presented) =>
-        answer(Effect.map(ClientRegistry.load(env.home), (registry) => ClientRegistry.identify(registry, presented))),
+        answer(Effect.map(ClientRegistry.load, (registry) => ClientRegistry.identify(registry, presented))),
       handOut: (caller, query) =>
         answer(
           Effect.gen(function* () {
