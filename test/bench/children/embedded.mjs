@@ -1,5 +1,6 @@
 /**
- * Benchmark 3 (child): the embedded facade's hot path. Creates `createBaton({ home, prefetch: [ref] })` on a home
+ * Benchmark 3 (child): the embedded facade's hot path. Creates `createBaton({ home, storage: "file", prefetch: [ref] })`
+ * (the bench logs in with file storage; the facade's default is the keychain) on a home
  * whose token is valid for an hour, asks once, then calls `await baton.accessToken(ref)` in a loop for `ms` per trial
  * (bounded: at most 200 M calls per trial). For scale it measures the same loop over an empty async function (the
  * floor of any Promise-returning API). Prints one JSON line.
@@ -26,7 +27,7 @@ const loop = async (call) => {
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 const { createBaton } = await import(bundle);
-const baton = await createBaton({ home, prefetch: [ref] });
+const baton = await createBaton({ home, storage: "file", prefetch: [ref] });
 const first = await baton.accessToken(ref);
 const facade = () => baton.accessToken(ref);
 const floorFn = async () => first;
