@@ -141,7 +141,7 @@ export const run = async (args: ReadonlyArray<string>, extension?: Extension): P
     const refusal = thinRefusal(
       args,
       commands.map((command) => command.name),
-      server.address.display,
+      server.brokers.map((broker) => broker.address.display),
     );
     if (refusal !== undefined) {
       process.stderr.write(`baton: ${refusal}\n`);

@@ -13,13 +13,13 @@ import { createInterface } from "node:readline";
 const [bundle] = process.argv.slice(2);
 const giveUp = setTimeout(() => process.exit(3), 600_000);
 giveUp.unref();
-const { askBroker, decodeHandOut, parseBrokerAddress, tokenPath } = await import(bundle);
+const { askBroker, decodeHandOut, parseBrokerAddresses, tokenPath } = await import(bundle);
 process.stdout.write("READY\n");
 for await (const line of createInterface({ input: process.stdin })) {
   const [word, server, ref] = line.split(" ");
   if (word !== "GO") continue;
-  const address = parseBrokerAddress(server);
-  const answer = await askBroker({ address, token: undefined }, tokenPath({ account: ref }), decodeHandOut);
+  const brokers = parseBrokerAddresses(server).map((address) => ({ address }));
+  const answer = await askBroker({ brokers, token: undefined }, tokenPath({ account: ref }), decodeHandOut);
   const at = performance.timeOrigin + performance.now();
   const handOut = "ok" in answer ? answer.ok : undefined;
   process.stdout.write(

@@ -7,6 +7,10 @@
  *   http://LOOPBACK:PORT       plain TCP, accepted only for a loopback address (a broker started with
  *                              `--insecure-loopback`): nothing crosses a network in the clear
  *
+ * or a comma-separated list of them (`https://b1:8443,https://b2:8443`; unix and TCP may be mixed), the brokers of one
+ * store in the order a client asks them (request.ts: the next one only while one is unreachable). A socket path in a
+ * list cannot hold a comma; a single address is read whole, exactly as without lists.
+ *
  * Loads nothing but Node: the `baton token` fast path parses BATON_SERVER with it.
  */
 
@@ -59,4 +63,36 @@ export const parseBrokerAddress = (text: string, name = "BATON_SERVER"): BrokerA
   const port = url.port === "" ? (kind === "https" ? 443 : 80) : Number(url.port);
   const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
   return { kind, host, port, display: `${kind}://${url.host}` };
+};
+
+/** A non-empty list of broker addresses, in the order a client asks them. */
+export type BrokerAddresses = readonly [BrokerAddress, ...ReadonlyArray<BrokerAddress>];
+
+/**
+ * Parses BATON_SERVER (or the facade's `server`): one address, or a comma-separated list of them, whitespace around
+ * the commas ignored. An empty item, an address listed twice or any item that is not an address is a problem naming
+ * the item by its position (and quoting it where the single address's problem does).
+ */
+export const parseBrokerAddresses = (text: string, name = "BATON_SERVER"): BrokerAddresses | AddressProblem => {
+  if (!text.includes(",")) {
+    const address = parseBrokerAddress(text, name);
+    return "problem" in address ? address : [address];
+  }
+  const items = text.split(",").map((item) => item.trim());
+  const addresses: Array<BrokerAddress> = [];
+  for (const [index, item] of items.entries()) {
+    const where = `${name} (address ${index + 1} of ${items.length})`;
+    if (item === "") return { problem: `${where}: the item is empty; separate the addresses with one comma each` };
+    const address = parseBrokerAddress(item, where);
+    if ("problem" in address) return address;
+    const earlier = addresses.findIndex((known) => known.display === address.display);
+    if (earlier >= 0) {
+      return {
+        problem: `${where}: ${address.display} is listed twice (also address ${earlier + 1}); name each broker once`,
+      };
+    }
+    addresses.push(address);
+  }
+  const [first, ...rest] = addresses;
+  return first === undefined ? { problem: `${name}: no broker address` } : [first, ...rest];
 };

@@ -116,6 +116,19 @@ const ask = <A>(connection: BrokerConnection, path: string, decode: (body: unkno
 export const handOut = (connection: BrokerConnection, query: TokenQuery): Effect.Effect<HandOut, BatonError> =>
   ask(connection, tokenPath(query), decodeHandOut, "account" in query ? query.account : query.host);
 
+/** {@link handOut}, with the address of the broker that lent it (one of the connection's list). */
+export const handOutFrom = (
+  connection: BrokerConnection,
+  query: TokenQuery,
+): Effect.Effect<{ readonly handOut: HandOut; readonly from: string }, BatonError> =>
+  Effect.flatMap(
+    Effect.promise(() => askBroker(connection, tokenPath(query), decodeHandOut)),
+    (answer): Effect.Effect<{ readonly handOut: HandOut; readonly from: string }, BatonError> =>
+      "ok" in answer
+        ? Effect.succeed({ handOut: answer.ok, from: answer.from })
+        : problemToError(answer.problem, "account" in query ? query.account : query.host),
+  );
+
 /**
  * The hand-out for the account the broker maps `host` to for `tool` (`baton host add` on the broker's host), or
  * `undefined` when it maps nothing to that host — the helper then stays silent and the tool asks elsewhere.

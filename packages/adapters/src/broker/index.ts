@@ -8,7 +8,7 @@
  * thin client as the `broker` backend.
  */
 import { InvalidInput } from "@baton/core";
-import { parseBrokerAddress } from "./address.ts";
+import { parseBrokerAddresses } from "./address.ts";
 import type { BrokerConnection } from "./request.ts";
 
 export * as BrokerAddress from "./address.ts";
@@ -21,8 +21,10 @@ export * as BrokerTokens from "./tokens.ts";
 export * as BrokerWire from "./wire.ts";
 
 /**
- * The connection BATON_SERVER and BATON_SERVER_TOKEN describe (or the facade's `server` and `serverToken`);
- * `undefined` when no server is set, `InvalidInput` naming the setting when it is not an address.
+ * The connection BATON_SERVER and BATON_SERVER_TOKEN describe (or the facade's `server` and `serverToken`): its
+ * brokers in the order listed, and a memory of the one that answered last (so this process asks it first next time);
+ * `undefined` when no server is set, `InvalidInput` naming the setting (and the item of a list) when it is not an
+ * address or a list of them.
  */
 export const connectionFromSettings = (
   server: string | undefined,
@@ -30,7 +32,11 @@ export const connectionFromSettings = (
   names: { readonly server: string } = { server: "BATON_SERVER" },
 ): BrokerConnection | InvalidInput | undefined => {
   if (server === undefined || server === "") return undefined;
-  const address = parseBrokerAddress(server, names.server);
-  if ("problem" in address) return new InvalidInput({ reason: "config", message: address.problem });
-  return { address, token: token === undefined || token === "" ? undefined : token };
+  const addresses = parseBrokerAddresses(server, names.server);
+  if ("problem" in addresses) return new InvalidInput({ reason: "config", message: addresses.problem });
+  return {
+    brokers: addresses.map((address) => ({ address })),
+    token: token === undefined || token === "" ? undefined : token,
+    memory: { last: undefined },
+  };
 };

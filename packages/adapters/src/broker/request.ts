@@ -5,13 +5,21 @@
  * module); the client token as a bearer credential, and bounds on every wait — a broker that is down, unreachable or
  * stuck is a retryable problem within seconds, never a hang. Every answer becomes the decoded value or a
  * {@link BrokerProblem} with a message that names the broker's address and never the client token.
+ *
+ * A connection may name several brokers of one store (BATON_SERVER's list). They are asked in the order given — the
+ * one that answered last in this process first, when the connection remembers it — and the next one only while a
+ * broker is unreachable: the connection refused, the socket missing, the connection not taken within the connect
+ * timeout, the host not resolved, or the connection closed before an answer (every request is a GET, so asking
+ * another broker again is safe). Any answer is final, an error document included, and so are a broker that took the
+ * request but did not answer within the answer timeout (the total stays bounded), an untrusted certificate and a
+ * refused socket permission. When no broker can be reached, the problem names each with its reason.
  */
 import type { Agent, ClientRequest, IncomingMessage, RequestOptions } from "node:http";
 import type { BrokerAddress } from "./address.ts";
 import { exchangeOverUnixSocket } from "./unix-exchange.ts";
 import { type BrokerProblem, decodeProblem } from "./wire.ts";
 
-export { type BrokerAddress, parseBrokerAddress } from "./address.ts";
+export { type BrokerAddress, type BrokerAddresses, parseBrokerAddress, parseBrokerAddresses } from "./address.ts";
 export { type BrokerProblem, decodeHandOut, ERROR_CLASSES, type HandOut, tokenPath } from "./wire.ts";
 
 export interface BrokerTimeouts {
@@ -27,17 +35,37 @@ export interface BrokerTimeouts {
  */
 export const DEFAULT_TIMEOUTS: BrokerTimeouts = { connectMs: 3_000, answerMs: 30_000 };
 
-/** How a client reaches one broker. */
-export interface BrokerConnection {
+/** One broker a client may ask. */
+export interface BrokerEndpoint {
   readonly address: BrokerAddress;
-  /** The bearer client token (`baton serve client add`), when the client has one. */
-  readonly token: string | undefined;
-  readonly timeouts?: BrokerTimeouts;
-  /** A keep-alive agent for long-running clients; without one, each request has its own connection. */
+  /** A keep-alive agent for long-running clients (one per address); without one, each request has its own connection. */
   readonly agent?: Agent;
 }
 
-export type BrokerAnswer<A> = { readonly ok: A } | { readonly problem: BrokerProblem };
+/** Which broker of a connection answered last in this process: asked first next time. */
+export interface BrokerMemory {
+  /** Its address as displayed (`BrokerAddress.display`). */
+  last: string | undefined;
+}
+
+/** How a client reaches its brokers. */
+export interface BrokerConnection {
+  /** The brokers of one store, in the order given (at least one). */
+  readonly brokers: ReadonlyArray<BrokerEndpoint>;
+  /** The bearer client token (`baton serve client add`), when the client has one. */
+  readonly token: string | undefined;
+  /** The bounds of each broker's exchange. */
+  readonly timeouts?: BrokerTimeouts;
+  /** Where the broker that answered last is remembered; without it, every request follows the order given. */
+  readonly memory?: BrokerMemory;
+}
+
+/** An answer names the broker that gave it (its address as written in messages). */
+export type BrokerAnswer<A> = { readonly ok: A; readonly from: string } | { readonly problem: BrokerProblem };
+
+/** The brokers of `connection` for a message: one address, or the list. */
+export const brokersDisplay = (connection: BrokerConnection): string =>
+  connection.brokers.map((broker) => broker.address.display).join(", ");
 
 /** The largest answer a client reads (a hand-out is under 4 KB; a status of many accounts a few hundred KB). */
 const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
@@ -117,18 +145,18 @@ type Outcome =
 
 /** The exchange through Node's HTTP client (TCP, TLS, or a kept-alive agent). */
 const viaNodeHttp = (
-  connection: BrokerConnection,
+  broker: BrokerEndpoint,
   path: string,
   headers: Readonly<Record<string, string>>,
   timeouts: BrokerTimeouts,
 ): Promise<Outcome> =>
   new Promise((resolve) => {
-    const { address } = connection;
+    const { address } = broker;
     const options: RequestOptions = {
       method: "GET",
       path,
       headers,
-      agent: connection.agent ?? false,
+      agent: broker.agent ?? false,
       ...(address.kind === "unix" ? { socketPath: address.path } : { host: address.host, port: address.port }),
     };
     let settled = false;
@@ -195,25 +223,21 @@ const viaUnixSocket = async (
   }
 };
 
-/** GETs `path` from the broker and decodes a 200 answer's JSON with `decode`. Never rejects. */
-export const askBroker = async <A>(
-  connection: BrokerConnection,
+/** What asking one broker came to: its answer, or a problem on the way and whether the next broker may be asked. */
+type Attempt<A> =
+  | { readonly answered: true; readonly answer: BrokerAnswer<A> }
+  | { readonly answered: false; readonly problem: BrokerProblem; readonly tryNext: boolean };
+
+/** GETs `path` from one broker and decodes a 200 answer's JSON with `decode`. Never rejects. */
+const askOne = async <A>(
+  broker: BrokerEndpoint,
+  token: string | undefined,
+  timeouts: BrokerTimeouts,
   path: string,
   decode: (body: unknown) => A | undefined,
-): Promise<BrokerAnswer<A>> => {
-  const { address, token } = connection;
+): Promise<Attempt<A>> => {
+  const { address } = broker;
   const where = address.display;
-  if (token !== undefined && !TOKEN_TEXT.test(token)) {
-    return {
-      problem: {
-        class: "invalid-input",
-        reason: "client-token",
-        message:
-          "BATON_SERVER_TOKEN holds characters a client token never has (copy it again from `baton serve client add`)",
-      },
-    };
-  }
-  const timeouts = connection.timeouts ?? DEFAULT_TIMEOUTS;
   const headers: Record<string, string> = {
     host: hostHeader(address),
     accept: "application/json",
@@ -221,23 +245,32 @@ export const askBroker = async <A>(
   };
   if (token !== undefined) headers.authorization = `Bearer ${token}`;
   const outcome =
-    address.kind === "unix" && connection.agent === undefined
+    address.kind === "unix" && broker.agent === undefined
       ? await viaUnixSocket(address.path, path, headers, timeouts)
-      : await viaNodeHttp(connection, path, headers, timeouts);
+      : await viaNodeHttp(broker, path, headers, timeouts);
   if ("error" in outcome) {
     const { error } = outcome;
     if (error instanceof Timeout) {
-      return {
-        problem:
-          error.stage === "connect"
-            ? unreachable(
-                "network",
-                `the broker at ${where} did not take the connection within ${timeouts.connectMs / 1000} s (down or unreachable)`,
-              )
-            : unreachable("network", `the broker at ${where} did not answer within ${timeouts.answerMs / 1000} s`),
-      };
+      return error.stage === "connect"
+        ? {
+            answered: false,
+            tryNext: true,
+            problem: unreachable(
+              "network",
+              `the broker at ${where} did not take the connection within ${timeouts.connectMs / 1000} s (down or unreachable)`,
+            ),
+          }
+        : {
+            answered: false,
+            tryNext: false,
+            problem: unreachable(
+              "network",
+              `the broker at ${where} did not answer within ${timeouts.answerMs / 1000} s`,
+            ),
+          };
     }
-    return { problem: transportProblem(where, errorCode(error)) };
+    const problem = transportProblem(where, errorCode(error));
+    return { answered: false, tryNext: problem.class === "unreachable", problem };
   }
   let body: unknown;
   try {
@@ -249,20 +282,78 @@ export const askBroker = async <A>(
     const problem = decodeProblem(outcome.status, body, where);
     const retryAfter = Number(outcome.retryAfter);
     return {
-      problem:
-        problem.retryAfterMs === undefined && Number.isFinite(retryAfter) && retryAfter > 0
-          ? { ...problem, retryAfterMs: retryAfter * 1000 }
-          : problem,
+      answered: true,
+      answer: {
+        problem:
+          problem.retryAfterMs === undefined && Number.isFinite(retryAfter) && retryAfter > 0
+            ? { ...problem, retryAfterMs: retryAfter * 1000 }
+            : problem,
+      },
     };
   }
   const decoded = decode(body);
-  return decoded === undefined
-    ? {
-        problem: {
-          class: "internal",
-          reason: "malformed-answer",
-          message: `the broker at ${where} answered with a document this baton cannot read (a different version?)`,
-        },
-      }
-    : { ok: decoded };
+  return {
+    answered: true,
+    answer:
+      decoded === undefined
+        ? {
+            problem: {
+              class: "internal",
+              reason: "malformed-answer",
+              message: `the broker at ${where} answered with a document this baton cannot read (a different version?)`,
+            },
+          }
+        : { ok: decoded, from: where },
+  };
+};
+
+/** The brokers in the order to ask them: the one that answered last first, then the others as given. */
+const askingOrder = (connection: BrokerConnection): ReadonlyArray<BrokerEndpoint> => {
+  const last = connection.memory?.last;
+  const first = last === undefined ? undefined : connection.brokers.find((broker) => broker.address.display === last);
+  return first === undefined ? connection.brokers : [first, ...connection.brokers.filter((broker) => broker !== first)];
+};
+
+/**
+ * GETs `path` from the connection's brokers — the next one only while one is unreachable — and decodes a 200 answer's
+ * JSON with `decode`. Never rejects.
+ */
+export const askBroker = async <A>(
+  connection: BrokerConnection,
+  path: string,
+  decode: (body: unknown) => A | undefined,
+): Promise<BrokerAnswer<A>> => {
+  const { token } = connection;
+  if (token !== undefined && !TOKEN_TEXT.test(token)) {
+    return {
+      problem: {
+        class: "invalid-input",
+        reason: "client-token",
+        message:
+          "BATON_SERVER_TOKEN holds characters a client token never has (copy it again from `baton serve client add`)",
+      },
+    };
+  }
+  const timeouts = connection.timeouts ?? DEFAULT_TIMEOUTS;
+  const unreachableOnes: Array<BrokerProblem> = [];
+  for (const broker of askingOrder(connection)) {
+    const attempt = await askOne(broker, token, timeouts, path, decode);
+    if (attempt.answered) {
+      if (connection.memory !== undefined) connection.memory.last = broker.address.display;
+      return attempt.answer;
+    }
+    if (!attempt.tryNext) return { problem: attempt.problem };
+    unreachableOnes.push(attempt.problem);
+  }
+  const [only, ...others] = unreachableOnes;
+  if (only === undefined) {
+    return { problem: { class: "invalid-input", reason: "config", message: "BATON_SERVER names no broker" } };
+  }
+  if (others.length === 0) return { problem: only };
+  return {
+    problem: unreachable(
+      "network",
+      `none of the ${unreachableOnes.length} brokers could be reached: ${unreachableOnes.map((problem) => problem.message).join("; ")}`,
+    ),
+  };
 };

@@ -5,6 +5,8 @@
  * a time. `refresh` (forcing a rotation) is the broker's host's business and is refused; the broker refreshes ahead of
  * expiry by itself.
  *
+ * With several brokers (BATON_SERVER's list, request.ts), each hand-out names the broker that lent it as its issuer.
+ *
  * A hand-out's times come from the broker's clock; the expiry kept here is this machine's receipt time plus
  * `expires_in`, so a skewed client clock cannot make an expired token look fresh.
  */
@@ -21,8 +23,8 @@ import {
   Tokens,
 } from "@baton/core";
 import { Clock, Deferred, Effect, Layer, PubSub } from "effect";
-import { handOut } from "./client.ts";
-import type { BrokerConnection } from "./request.ts";
+import { handOutFrom } from "./client.ts";
+import { type BrokerConnection, brokersDisplay } from "./request.ts";
 import type { HandOut } from "./wire.ts";
 
 /** A hand-out as the core's credentials: no refresh token; issuer and client name the broker that lent it. */
@@ -68,9 +70,9 @@ export const make = (connection: BrokerConnection) =>
         const deferred = Deferred.makeUnsafe<Credentials, BatonError>();
         flights.set(key, deferred);
         return Effect.gen(function* () {
-          const answer = yield* handOut(connection, { account: key });
+          const lent = yield* handOutFrom(connection, { account: key });
           const receivedAt = yield* Clock.currentTimeMillis;
-          return yield* remember(key, handOutCredentials(answer, receivedAt, connection.address.display));
+          return yield* remember(key, handOutCredentials(lent.handOut, receivedAt, lent.from));
         }).pipe(
           Effect.onExit((exit) =>
             Effect.sync(() => {
@@ -92,6 +94,15 @@ export const make = (connection: BrokerConnection) =>
         return yield* borrow(account);
       });
 
+    /** The broker that lent `account`'s token (its credentials' issuer), else the connection's. */
+    const brokerOf = (account: AccountRef): string => {
+      const lender = cache.get(accountKey(account))?.issuer;
+      if (lender !== undefined) return `the broker at ${lender}`;
+      return connection.brokers.length === 1
+        ? `the broker at ${brokersDisplay(connection)}`
+        : `the brokers at ${brokersDisplay(connection)}`;
+    };
+
     return Tokens.Tokens.of({
       credentials,
       accessToken: (account) => Effect.map(credentials(account), (c) => c.accessToken),
@@ -99,7 +110,7 @@ export const make = (connection: BrokerConnection) =>
         Effect.fail(
           new InvalidInput({
             reason: "argument",
-            message: `${accountKey(account)} is refreshed by the broker at ${connection.address.display}, ahead of its expiry; a forced refresh runs on the broker's host`,
+            message: `${accountKey(account)} is refreshed by ${brokerOf(account)}, ahead of its expiry; a forced refresh runs on the broker's host`,
           }),
         ),
       prime: (account) =>

@@ -41,7 +41,8 @@ export type SecretStorage = "keychain" | "file";
  * registry in files, and the secrets go to the OS keychain or to files. `postgres`: everything an account shares —
  * registry, sealed secrets, events, claims, the lock and its notifications, sessions — is in the PostgreSQL database
  * of `store.url` (BATON_STORE), shared by every machine that names it with the same key. `broker`: a broker
- * (`baton serve`) holds the accounts and lends this process access tokens (BATON_SERVER; nothing is kept or written
+ * (`baton serve`) holds the accounts and lends this process access tokens (BATON_SERVER, one address or the list of
+ * the brokers of one store, asked in turn while one is unreachable: broker/request.ts; nothing is kept or written
  * here).
  */
 export type Backend =

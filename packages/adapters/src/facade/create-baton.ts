@@ -65,8 +65,9 @@ export interface CreateBatonOptions {
    */
   readonly logger?: (level: string, message: string) => void;
   /**
-   * A broker to borrow tokens from instead of a store here: `unix:PATH` or `https://HOST:PORT` (default:
-   * BATON_SERVER). `home`, `storage`, `thresholdMs`'s background use and `backgroundRefresh` then do not apply.
+   * A broker to borrow tokens from instead of a store here: `unix:PATH` or `https://HOST:PORT`, or a comma-separated
+   * list of the brokers of one store, asked in order while one is unreachable (default: BATON_SERVER). `home`,
+   * `storage`, `thresholdMs`'s background use and `backgroundRefresh` then do not apply.
    */
   readonly server?: string;
   /** The client token for `server` (default: BATON_SERVER_TOKEN). */
@@ -96,7 +97,10 @@ export interface Baton {
   close(): Promise<void>;
 }
 
-/** The broker `options` (or the environment) name, with a kept-alive connection; `undefined` for a local store. */
+/**
+ * The brokers `options` (or the environment) name, each with a kept-alive connection of its own; `undefined` for a
+ * local store. The connection remembers the broker that answered last, asked first by the next request.
+ */
 const brokerConnection = (options: CreateBatonOptions): BrokerConnection | undefined => {
   const named = options.server !== undefined;
   const settings = connectionFromSettings(
@@ -106,9 +110,11 @@ const brokerConnection = (options: CreateBatonOptions): BrokerConnection | undef
   );
   if (settings instanceof InvalidInput) throw settings;
   if (settings === undefined) return undefined;
-  const agent =
-    settings.address.kind === "https" ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
-  return { ...settings, agent };
+  const brokers = settings.brokers.map(({ address }) => ({
+    address,
+    agent: address.kind === "https" ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true }),
+  }));
+  return { ...settings, brokers };
 };
 
 const failNoDefault = (provider: string): never => {
@@ -273,7 +279,7 @@ export const createBaton = async (options: CreateBatonOptions = {}): Promise<Bat
       await Effect.runPromise(Fiber.interrupt(subscription));
       await Effect.runPromise(Scope.close(sessionScope, Exit.void));
       await runtime.dispose();
-      broker?.agent?.destroy();
+      for (const each of broker?.brokers ?? []) each.agent?.destroy();
     },
   };
 };

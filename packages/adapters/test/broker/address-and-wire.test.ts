@@ -1,10 +1,11 @@
 /**
  * The broker's address forms (BATON_SERVER) and the API's documents as a thin client reads them: which addresses are
- * accepted (plain http only on loopback), what a hand-out must hold, and how an error answer — the API's own, or a
+ * accepted (plain http only on loopback), a list of the brokers of one store (in order; an empty, repeated or bad item
+ * named by its position), what a hand-out must hold, and how an error answer — the API's own, or a
  * proxy's page — becomes a problem of the right class.
  */
 import { describe, expect, it } from "vitest";
-import { isLoopbackHost, parseBrokerAddress } from "../../src/broker/address.ts";
+import { isLoopbackHost, parseBrokerAddress, parseBrokerAddresses } from "../../src/broker/address.ts";
 import { decodeHandOut, decodeProblem, ERROR_CLASSES, errorDocument, tokenPath } from "../../src/broker/wire.ts";
 
 describe("parseBrokerAddress", () => {
@@ -43,6 +44,58 @@ describe("parseBrokerAddress", () => {
       "problem",
       expect.stringContaining("only for a broker on this machine's loopback"),
     );
+  });
+
+  it("parseBrokerAddresses - should read one address as parseBrokerAddress does, as a list of one", () => {
+    for (const text of ["unix:/run/baton/baton.sock", "https://broker.example:8443", "http://127.0.0.1:9000"]) {
+      expect(parseBrokerAddresses(text)).toEqual([parseBrokerAddress(text)]);
+    }
+    for (const text of ["http://10.0.0.1:9000", "unix:relative.sock", ""]) {
+      expect(parseBrokerAddresses(text, "server")).toEqual(parseBrokerAddress(text, "server"));
+    }
+  });
+
+  it("parseBrokerAddresses - should read a comma-separated list in its order, unix and TCP mixed, around spaces", () => {
+    const parsed = parseBrokerAddresses(
+      " https://b1:8443 ,https://b2:8443,\tunix:/run/baton/baton.sock , http://127.0.0.1:9000",
+    );
+    expect(Array.isArray(parsed) ? parsed.map((address) => address.display) : parsed).toEqual([
+      "https://b1:8443",
+      "https://b2:8443",
+      "unix:/run/baton/baton.sock",
+      "http://127.0.0.1:9000",
+    ]);
+    expect(parseBrokerAddresses("unix:/a.sock,unix:/b.sock")).toMatchObject([
+      { kind: "unix", path: "/a.sock" },
+      { kind: "unix", path: "/b.sock" },
+    ]);
+  });
+
+  it("parseBrokerAddresses - should refuse an empty item, a repeated broker and a bad item, naming the item", () => {
+    expect(parseBrokerAddresses("https://b1:8443,,https://b2:8443")).toEqual({
+      problem: "BATON_SERVER (address 2 of 3): the item is empty; separate the addresses with one comma each",
+    });
+    expect(parseBrokerAddresses("https://b1:8443,")).toHaveProperty(
+      "problem",
+      expect.stringMatching(/^BATON_SERVER \(address 2 of 2\): the item is empty/),
+    );
+    expect(parseBrokerAddresses("https://b1:8443, https://B1:8443/")).toEqual({
+      problem: "BATON_SERVER (address 2 of 2): https://b1:8443 is listed twice (also address 1); name each broker once",
+    });
+    expect(parseBrokerAddresses("https://b1:8443,http://10.0.0.2:9000", "server")).toHaveProperty(
+      "problem",
+      expect.stringMatching(/^server \(address 2 of 2\): plain http is only for a broker on this machine's loopback/),
+    );
+    expect(parseBrokerAddresses("unix:/a.sock,b2.example:8443")).toHaveProperty(
+      "problem",
+      expect.stringMatching(/^BATON_SERVER \(address 2 of 2\): "b2.example:8443" is not a broker address/),
+    );
+    const withPassword = parseBrokerAddresses("https://b1:8443,https://user:hunter2@b2:8443");
+    expect(withPassword).toHaveProperty(
+      "problem",
+      expect.stringMatching(/^BATON_SERVER \(address 2 of 2\): put no user/),
+    );
+    expect(JSON.stringify(withPassword)).not.toContain("hunter2");
   });
 
   it("isLoopbackHost - should know 127/8, ::1 and localhost, and nothing else", () => {

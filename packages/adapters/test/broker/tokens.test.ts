@@ -72,7 +72,7 @@ const withTokens = <A, E>(use: (tokens: Tokens.TokensShape) => Effect.Effect<A, 
   const address = parseBrokerAddress(`unix:${socket}`);
   if ("problem" in address) throw new Error(address.problem);
   return Effect.runPromise(
-    Tokens.Tokens.use(use).pipe(Effect.provide(BrokerTokens.layer({ address, token: undefined }))),
+    Tokens.Tokens.use(use).pipe(Effect.provide(BrokerTokens.layer({ brokers: [{ address }], token: undefined }))),
   );
 };
 

@@ -14,20 +14,23 @@ const THIN_COMMANDS: ReadonlySet<string> = new Set([
   "help",
 ]);
 
+const brokers = (servers: ReadonlyArray<string>): string =>
+  servers.length === 1 ? `the broker at ${servers[0]}` : `the brokers at ${servers.join(", ")}`;
+
 /**
- * Why `baton ARGS` cannot run as a thin client of the broker at `server`, or `undefined` when it can. `commands` are
- * the names of baton's commands: the first argument that is one names the command.
+ * Why `baton ARGS` cannot run as a thin client of the brokers at `servers` (BATON_SERVER's addresses), or `undefined`
+ * when it can. `commands` are the names of baton's commands: the first argument that is one names the command.
  */
 export const thinRefusal = (
   args: ReadonlyArray<string>,
   commands: ReadonlyArray<string>,
-  server: string,
+  servers: ReadonlyArray<string>,
 ): string | undefined => {
   if (args.some((arg) => arg === "--help" || arg === "-h" || arg === "--version")) return undefined;
   const command = args.find((arg) => commands.includes(arg));
   if (command === undefined || THIN_COMMANDS.has(command)) return undefined;
   return (
-    `BATON_SERVER is set: this process borrows access tokens from the broker at ${server}, which holds the ` +
+    `BATON_SERVER is set: this process borrows access tokens from ${brokers(servers)}, which ${servers.length === 1 ? "holds" : "hold"} the ` +
     `accounts; \`baton ${command}\` runs on the broker's host (unset BATON_SERVER to use a store on this machine)`
   );
 };

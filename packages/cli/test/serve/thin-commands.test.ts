@@ -28,16 +28,21 @@ describe("thinRefusal", () => {
       [],
       ["--log-level", "debug", "token", "demo"],
     ]) {
-      expect(thinRefusal(args, COMMANDS, "unix:/s")).toBeUndefined();
+      expect(thinRefusal(args, COMMANDS, ["unix:/s"])).toBeUndefined();
     }
   });
 
   it("thinRefusal - should refuse the commands of a local store, saying where they run", () => {
-    expect(thinRefusal(["login", "demo:you"], COMMANDS, "unix:/s")).toBe(
+    expect(thinRefusal(["login", "demo:you"], COMMANDS, ["unix:/s"])).toBe(
       "BATON_SERVER is set: this process borrows access tokens from the broker at unix:/s, which holds the accounts; " +
         "`baton login` runs on the broker's host (unset BATON_SERVER to use a store on this machine)",
     );
-    expect(thinRefusal(["--log-level", "debug", "refresh", "demo"], COMMANDS, "unix:/s")).toContain("`baton refresh`");
-    expect(thinRefusal(["serve"], COMMANDS, "unix:/s")).toContain("`baton serve`");
+    expect(thinRefusal(["--log-level", "debug", "refresh", "demo"], COMMANDS, ["unix:/s"])).toContain(
+      "`baton refresh`",
+    );
+    expect(thinRefusal(["serve"], COMMANDS, ["unix:/s"])).toContain("`baton serve`");
+    expect(thinRefusal(["login"], COMMANDS, ["https://b1:8443", "https://b2:8443"])).toContain(
+      "from the brokers at https://b1:8443, https://b2:8443, which hold the accounts",
+    );
   });
 });
