@@ -7,8 +7,9 @@
  *   removed anywhere (the client registry is in the store);
  * - clients of both brokers asking while rotations are due: every client gets a token, and the two brokers — whose
  *   timers fire together — make one refresh per rotation between them (no reuse, no revocation, no anomaly);
- * - one broker SIGKILLed during a herd: its clients exit 0 or 4, never anything else; the other broker's clients all
- *   get the token; the stored credentials are intact and the next rotation is still one refresh.
+ * - one broker SIGKILLed during a herd: its clients exit 0 or 4, never anything else; the other broker's clients, and
+ *   those that list both brokers in BATON_SERVER, all get the token; the stored credentials are intact and the next
+ *   rotation is still one refresh.
  */
 import { type AuthorizationServer, startAuthorizationServer } from "@baton/devserver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -136,15 +137,22 @@ describe.skipIf(unavailable !== undefined)(
       console.info(`[brokers] ${refreshes} refreshes; claims made on ${[...machines].join(", ")}`);
     });
 
-    it("SIGKILL of one broker during a herd - should leave its clients exiting 0 or 4, the other's all 0, the store intact", async () => {
+    it("SIGKILL of one broker during a herd - should leave its clients exiting 0 or 4, the rest all 0, the store intact", async () => {
       const [victim, survivor] = brokers;
       if (victim === undefined || survivor === undefined) throw new Error("two brokers expected");
       const before = await statusOn(admin);
-      const herds = [herd(victim.broker.server, 16, clientToken), herd(survivor.broker.server, 16, clientToken)];
+      const both = `${victim.broker.server},${survivor.broker.server}`;
+      const herds = [
+        herd(victim.broker.server, 16, clientToken),
+        herd(survivor.broker.server, 16, clientToken),
+        herd(both, 16, clientToken),
+      ];
       await sleep(150);
       victim.broker.child.kill("SIGKILL");
-      const [ofVictim, ofSurvivor] = await Promise.all(herds);
+      const [ofVictim, ofSurvivor, ofBoth] = await Promise.all(herds);
       expect(ofSurvivor?.map((r) => r.code)).toEqual(Array.from({ length: 16 }, () => 0));
+      // Clients that list both brokers move on to the survivor: every one gets the token.
+      expect(ofBoth?.filter((r) => r.code !== 0).map((r) => r.stderr)).toEqual([]);
       expect(ofVictim?.map((r) => r.code).filter((code) => code !== 0 && code !== 4)).toEqual([]);
       for (const result of ofVictim ?? []) {
         if (result.code === 4) expect(result.stderr).toMatch(/broker at http:\/\/127\.0\.0\.1:\d+/);
