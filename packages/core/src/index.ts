@@ -21,6 +21,7 @@ export * from "./ports/secret-store.ts";
 export * from "./ports/sessions.ts";
 export * from "./ports/token-endpoint.ts";
 export * from "./protocol/claims.ts";
+export * from "./protocol/flight.ts";
 export { record } from "./protocol/journal.ts";
 export * from "./protocol/lock-wait.ts";
 export * from "./protocol/refresh.ts";

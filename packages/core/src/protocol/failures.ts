@@ -18,10 +18,9 @@ import { freshness } from "../policy.ts";
 import { ClaimStore } from "../ports/claim-store.ts";
 import { HostIdentity } from "../ports/host.ts";
 import type { ProviderProfile } from "../ports/providers.ts";
+import type { Present, RefreshOptions } from "./flight.ts";
 import { resolveInDoubt } from "./in-doubt.ts";
 import { readSecrets, record, retryable } from "./journal.ts";
-import type { Present } from "./present.ts";
-import type { RefreshOptions } from "./refresh.ts";
 
 const skewNote = (failure: TokenEndpointFailure): string =>
   failure.clockSkewMs !== undefined && Math.abs(failure.clockSkewMs) > 30_000

@@ -24,9 +24,8 @@ import { type ClaimRecord, ClaimStore } from "../ports/claim-store.ts";
 import { HostIdentity } from "../ports/host.ts";
 import type { ProviderProfile } from "../ports/providers.ts";
 import { type IntrospectionOutcome, TokenEndpoint } from "../ports/token-endpoint.ts";
+import type { Present, RefreshOptions } from "./flight.ts";
 import { readSecrets, record, retryable } from "./journal.ts";
-import type { Present } from "./present.ts";
-import type { RefreshOptions } from "./refresh.ts";
 import { RefreshSettings } from "./settings.ts";
 
 export interface Doubt {

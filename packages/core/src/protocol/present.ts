@@ -12,38 +12,21 @@
  * access token that must not be handed out (a wider scope than granted, I10) is stored as already expired, and the
  * problem is reported after the store.
  */
-import { Clock, Effect, Result, type Scope } from "effect";
+import { Clock, Effect, Result } from "effect";
 import { type AccountRef, accountKey } from "../account.ts";
 import { type Credentials, describeCredentials, nextGeneration, type TokenSet, widensScope } from "../credentials.ts";
-import { InvalidInput, type LoginRequired, type NotFound, type Retryable } from "../errors.ts";
+import { InvalidInput } from "../errors.ts";
 import { fingerprint } from "../fingerprint.ts";
 import { ClaimStore } from "../ports/claim-store.ts";
-import type { EventStore } from "../ports/event-store.ts";
-import type { HostIdentity } from "../ports/host.ts";
-import type { ProviderProfile } from "../ports/providers.ts";
-import type { SecretStore } from "../ports/secret-store.ts";
 import { TokenEndpoint } from "../ports/token-endpoint.ts";
 import { classifyFailure } from "./failures.ts";
+import type { Present } from "./flight.ts";
 import { type EventPayload, record, retryable } from "./journal.ts";
 import { persistNext } from "./persist.ts";
-import type { RefreshOptions } from "./refresh.ts";
 import { ProtocolHooks, RotationObserver } from "./settings.ts";
 
 /** Clock skews beyond this are reported with the stored generation (never used for safety, I5). */
 const SKEW_WARN_MS = 30_000;
-
-export type Present = (
-  account: AccountRef,
-  profile: ProviderProfile,
-  current: Credentials,
-  attempt: number,
-  options: RefreshOptions,
-  isRetry: boolean,
-) => Effect.Effect<
-  Credentials,
-  LoginRequired | Retryable | InvalidInput | NotFound,
-  SecretStore | ClaimStore | TokenEndpoint | HostIdentity | EventStore | Scope.Scope
->;
 
 /** Claim recorded, present, persist; classify the outcome. `isRetry`: this is the one retry of an in-doubt attempt. */
 export const present: Present = Effect.fnUntraced(function* (account, profile, current, attempt, options, isRetry) {

@@ -13,53 +13,14 @@
  */
 import { Clock, Effect, Result } from "effect";
 import { type AccountRef, accountKey } from "../account.ts";
-import type { Credentials } from "../credentials.ts";
-import { LoginRequired } from "../errors.ts";
-import type { FlightNote } from "../events.ts";
 import { freshness } from "../policy.ts";
 import { AccountLock } from "../ports/lock.ts";
 import { ProviderDirectory } from "../ports/providers.ts";
+import { noCredentials, type RefreshOptions, usable } from "./flight.ts";
 import { readSecrets, record } from "./journal.ts";
 import { monotonicMillis, waitForLock } from "./lock-wait.ts";
 import { RefreshSettings } from "./settings.ts";
 import { underLock } from "./under-lock.ts";
-
-/** What this process did in one flight, filled in as the protocol goes (the flight note, events.ts). */
-export interface FlightTrace {
-  outcome: Exclude<FlightNote["outcome"], "gave-up"> | undefined;
-  waitedFrom: number | undefined;
-  waitedUntil: number | undefined;
-  sentAt: number | undefined;
-  answeredAt: number | undefined;
-}
-
-export const newFlightTrace = (): FlightTrace => ({
-  outcome: undefined,
-  waitedFrom: undefined,
-  waitedUntil: undefined,
-  sentAt: undefined,
-  answeredAt: undefined,
-});
-
-export interface RefreshOptions {
-  /** Refresh even if the stored token is fresh (`baton refresh`), unless a sibling already did since `known`. */
-  readonly force: boolean;
-  /** The generation the caller holds, if any: anything newer in the store is adopted instead of refreshing. */
-  readonly known: Credentials | undefined;
-  /** Filled in with what this process did (optional). */
-  readonly trace?: FlightTrace;
-}
-
-/** Fresh enough to hand out without a refresh. */
-export const usable = (credentials: Credentials, now: number, thresholdMs: number) =>
-  freshness(credentials, now, thresholdMs) === "fresh";
-
-export const noCredentials = (account: AccountRef) =>
-  new LoginRequired({
-    account: accountKey(account),
-    reason: "no-credentials",
-    message: `no credentials for ${accountKey(account)}; run \`baton login ${accountKey(account)}\``,
-  });
 
 /**
  * Obtains fresh credentials for `account` under the protocol. When another live process is presenting the same

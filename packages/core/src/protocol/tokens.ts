@@ -16,8 +16,9 @@ import type { AccountLock } from "../ports/lock.ts";
 import type { ProviderDirectory } from "../ports/providers.ts";
 import type { SecretStore } from "../ports/secret-store.ts";
 import type { TokenEndpoint } from "../ports/token-endpoint.ts";
+import { newFlightTrace } from "./flight.ts";
 import { readSecrets } from "./journal.ts";
-import { newFlightTrace, refreshAccount } from "./refresh.ts";
+import { refreshAccount } from "./refresh.ts";
 import { RefreshSettings, RotationObserver } from "./settings.ts";
 
 export type ProtocolServices =

@@ -19,10 +19,10 @@ import { ClaimStore } from "../ports/claim-store.ts";
 import { HostIdentity } from "../ports/host.ts";
 import { ProviderDirectory } from "../ports/providers.ts";
 import { replay, stateName } from "../replay.ts";
+import { noCredentials, type RefreshOptions, usable } from "./flight.ts";
 import { resolveInDoubt } from "./in-doubt.ts";
 import { foldEvents, readSecrets, record, retryable } from "./journal.ts";
 import { present } from "./present.ts";
-import { noCredentials, type RefreshOptions, usable } from "./refresh.ts";
 import { ProtocolHooks, RefreshSettings } from "./settings.ts";
 
 /** Backoff after refused attempts: full jitter from 1 s, doubling, capped at 5 minutes. */
