@@ -288,7 +288,7 @@ export const profileHerd = async ({ server, bundle, n, dir, log }) => {
     const expiry = (await readSecret(prepared.home)).expiresAt;
     let before;
     const result = await barrierHerd(n, () => [BATON_CHILD, bundle, prepared.home, REF], {
-      env: { BATON_HOME: prepared.home, BENCH_PROFILE_DIR: dir, BENCH_COUNT_FS: "1" },
+      env: { BATON_HOME: prepared.home, BATON_STORAGE: "file", BENCH_PROFILE_DIR: dir, BENCH_COUNT_FS: "1" },
       timeoutMs: 150_000,
       beforeGo: async () => {
         await sleepUntilExpired(expiry);
