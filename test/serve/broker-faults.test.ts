@@ -191,14 +191,16 @@ describe("the broker killed or stopped during a refresh", () => {
         await sleep(Math.max(0, (await status(account.home)).expiresAt ?? 0) - Date.now() + 100);
         const served = await thin(["token", REF], { server: next.server });
         expect(served.code).toBe(0);
-        const after = await stored(account.home);
-        expect(after.generation).toBe(before.generation + 1);
-        expect(served.stdout).toBe(`${after.accessToken}\n`);
+        expect(served.stdout.trim()).not.toBe(before.accessToken);
+        expect((await stored(account.home)).generation).toBeGreaterThan(before.generation);
       } finally {
         await stopBroker(next);
       }
     });
-    expect(seen).toEqual({ refreshGrants: 1, reuseErrors: 0, grantsRevoked: 0 });
+    // The in-doubt generation was presented once (a second presentation would be a reuse error); with 4 s tokens the
+    // next broker's timer may have made a further rotation of its own since: one refresh per generation stored.
+    const final = await stored(account.home);
+    expect(seen).toEqual({ refreshGrants: final.generation - before.generation, reuseErrors: 0, grantsRevoked: 0 });
     expect((await replayOf(account.home)).anomalies.filter((a) => a.kind !== "in-doubt")).toEqual([]);
   });
 
