@@ -26,6 +26,7 @@ export { record } from "./protocol/journal.ts";
 export * from "./protocol/lock-wait.ts";
 export * from "./protocol/refresh.ts";
 export * from "./protocol/settings.ts";
+export * from "./protocol/single-flight.ts";
 export * from "./protocol/status.ts";
 export * from "./protocol/store-login.ts";
 export * as Tokens from "./protocol/tokens.ts";

@@ -16,13 +16,15 @@ import {
   type BatonError,
   type Credentials,
   describeCredentials,
+  type Flights,
   freshness,
   InvalidInput,
   LoginRequired,
   RefreshSettings,
+  singleFlight,
   Tokens,
 } from "@baton/core";
-import { Clock, Deferred, Effect, Layer, PubSub } from "effect";
+import { Clock, Effect, Layer, PubSub } from "effect";
 import { handOutFrom } from "./client.ts";
 import { type BrokerConnection, brokersDisplay } from "./request.ts";
 import type { HandOut } from "./wire.ts";
@@ -48,7 +50,7 @@ export const handOutCredentials = (answer: HandOut, receivedAt: number, broker: 
 export const make = (connection: BrokerConnection) =>
   Effect.gen(function* () {
     const cache = new Map<string, Credentials>();
-    const flights = new Map<string, Deferred.Deferred<Credentials, BatonError>>();
+    const flights: Flights<Credentials, BatonError> = new Map();
     const changes = yield* PubSub.unbounded<Tokens.CredentialsChanged>();
 
     const remember = (key: string, next: Credentials) =>
@@ -62,26 +64,18 @@ export const make = (connection: BrokerConnection) =>
       });
 
     /** One request per account in this process at a time; later callers join it. */
-    const borrow = (account: AccountRef): Effect.Effect<Credentials, BatonError> =>
-      Effect.suspend(() => {
-        const key = accountKey(account);
-        const running = flights.get(key);
-        if (running !== undefined) return Deferred.await(running);
-        const deferred = Deferred.makeUnsafe<Credentials, BatonError>();
-        flights.set(key, deferred);
-        return Effect.gen(function* () {
+    const borrow = (account: AccountRef): Effect.Effect<Credentials, BatonError> => {
+      const key = accountKey(account);
+      return singleFlight(
+        flights,
+        key,
+        Effect.gen(function* () {
           const lent = yield* handOutFrom(connection, { account: key });
           const receivedAt = yield* Clock.currentTimeMillis;
           return yield* remember(key, handOutCredentials(lent.handOut, receivedAt, lent.from));
-        }).pipe(
-          Effect.onExit((exit) =>
-            Effect.sync(() => {
-              flights.delete(key);
-              Deferred.doneUnsafe(deferred, exit);
-            }),
-          ),
-        );
-      });
+        }),
+      );
+    };
 
     const credentials = (account: AccountRef): Effect.Effect<Credentials, BatonError> =>
       Effect.gen(function* () {

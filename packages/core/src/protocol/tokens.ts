@@ -4,7 +4,7 @@
  * cross-process refresh protocol. `refresh(account)` forces a rotation (still under the protocol). Every credentials
  * change seen by this process is published to subscribers as a secret-free summary.
  */
-import { Clock, Context, Deferred, Effect, Exit, Layer, PubSub } from "effect";
+import { Clock, Context, Effect, Exit, Layer, PubSub } from "effect";
 import { type AccountRef, accountKey } from "../account.ts";
 import { type Credentials, type CredentialsSummary, describeCredentials } from "../credentials.ts";
 import type { BatonError } from "../errors.ts";
@@ -20,6 +20,7 @@ import { newFlightTrace } from "./flight.ts";
 import { readSecrets } from "./journal.ts";
 import { refreshAccount } from "./refresh.ts";
 import { RefreshSettings, RotationObserver } from "./settings.ts";
+import { type Flights, singleFlight } from "./single-flight.ts";
 
 export type ProtocolServices =
   | SecretStore
@@ -54,7 +55,7 @@ export class Tokens extends Context.Service<Tokens, TokensShape>()("@baton/core/
 export const make = Effect.gen(function* () {
   const context = yield* Effect.context<ProtocolServices>();
   const cache = new Map<string, Credentials>();
-  const flights = new Map<string, Deferred.Deferred<Credentials, BatonError>>();
+  const flights: Flights<Credentials, BatonError> = new Map();
   const changes = yield* PubSub.unbounded<CredentialsChanged>();
 
   /** Generations this process rotated itself (anything else it caches was adopted from the store). */
@@ -84,15 +85,13 @@ export const make = Effect.gen(function* () {
    * One flight per account in this process; later callers join it (step 2). Each flight leaves one flight note: what
    * this process did, for `replay`'s pictures (unsynced, best effort).
    */
-  const flight = (account: AccountRef, force: boolean): Effect.Effect<Credentials, BatonError> =>
-    Effect.suspend(() => {
-      const key = accountKey(account);
-      const running = flights.get(key);
-      if (running !== undefined) return Deferred.await(running);
-      const deferred = Deferred.makeUnsafe<Credentials, BatonError>();
-      flights.set(key, deferred);
-      const trace = newFlightTrace();
-      return Effect.gen(function* () {
+  const flight = (account: AccountRef, force: boolean): Effect.Effect<Credentials, BatonError> => {
+    const key = accountKey(account);
+    return singleFlight(
+      flights,
+      key,
+      Effect.gen(function* () {
+        const trace = newFlightTrace();
         const startedAt = yield* Clock.currentTimeMillis;
         const exit = yield* Effect.exit(
           refreshAccount(account, { force, known: cache.get(key), trace }).pipe(
@@ -122,17 +121,12 @@ export const make = Effect.gen(function* () {
           }),
         );
         return yield* exit;
-      }).pipe(
-        Effect.provideContext(context),
-        Effect.provideService(RotationObserver, observer),
-        Effect.onExit((exit) =>
-          Effect.sync(() => {
-            flights.delete(key);
-            Deferred.doneUnsafe(deferred, exit);
-          }),
-        ),
-      ) as Effect.Effect<Credentials, BatonError>;
-    });
+      }).pipe(Effect.provideContext(context), Effect.provideService(RotationObserver, observer)) as Effect.Effect<
+        Credentials,
+        BatonError
+      >,
+    );
+  };
 
   const credentials = (account: AccountRef): Effect.Effect<Credentials, BatonError> =>
     Effect.gen(function* () {
