@@ -35,13 +35,18 @@ export const PATHS = {
 /** The credential helpers whose host mappings a client may ask the broker about. */
 export type HelperTool = "git" | "docker";
 
-export interface HandOut {
+/** `baton token --json`: the access token and what a caller needs to cache it (docs/cli.md). */
+export interface TokenJson {
   readonly access_token: string;
   readonly token_type: string;
   readonly expires_at: string;
   readonly expires_in: number;
   readonly scope: string | null;
   readonly account: string;
+}
+
+/** A hand-out: `baton token --json`'s fields, then what a thin client or a credential helper needs besides. */
+export interface HandOut extends TokenJson {
   readonly generation: number;
   readonly obtained_at: string;
   readonly username: string;

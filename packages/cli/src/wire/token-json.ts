@@ -7,17 +7,12 @@
  *
  * The one JSON output of baton that carries a token (SPEC I8's exception). docs/cli.md documents it.
  */
+import type { BrokerWire } from "@baton/adapters";
 import type { Credentials } from "@baton/core";
 import { rfc3339 } from "./hand-out.ts";
 
-export interface TokenJson {
-  readonly access_token: string;
-  readonly token_type: string;
-  readonly expires_at: string;
-  readonly expires_in: number;
-  readonly scope: string | null;
-  readonly account: string;
-}
+/** Its type is the broker's (a hand-out starts with these fields), so the two cannot drift apart. */
+export type TokenJson = BrokerWire.TokenJson;
 
 export const tokenJson = (account: string, credentials: Credentials, now: number): TokenJson => ({
   access_token: credentials.accessToken,
