@@ -118,6 +118,41 @@ const phasesOf = (events, origin) => {
     : { claimMs: round(claimed.at - origin, 1), storedMs: round(stored.at - origin, 1) };
 };
 
+/** The record of one round (its counters, the events the store appended, the tokens judged), as the report keeps it. */
+const recordOf = async ({ store, mode, machines, n, result, counters, appended, judge }) => {
+  const verdicts = await judge.verdicts();
+  return {
+    store,
+    mode,
+    machines,
+    n,
+    timeToAllMs: round(result.afterAllStartedMs, 1),
+    spreadMs: round(result.spreadMs, 1),
+    counters,
+    events: appended === undefined ? undefined : counts(appended),
+    phases: appended === undefined ? undefined : phasesOf(appended, result.startEpochMs),
+    validTokens: result.tokens.filter((token) => verdicts.get(token) === true).length,
+    distinctTokens: new Set(result.tokens.filter((t) => t !== undefined)).size,
+    failures: result.failures.length,
+    cpuMsPerProcess: result.cpuMs.length === 0 ? undefined : round(median(result.cpuMs), 1),
+  };
+};
+
+/** A round's log line. */
+const describe = (record, result) => {
+  const { counters, events, phases } = record;
+  return (
+    `  ${record.store.padEnd(8)} ${record.mode.padEnd(7)} ${record.machines} machine(s) N=${String(record.n).padStart(2)}: ` +
+    `last token ${Math.round(record.timeToAllMs)} ms after GO (spread ${Math.round(record.spreadMs)} ms); ` +
+    `server: ${counters.refreshGrants} refresh, ${counters.reuseErrors} reuse errors; valid ${record.validTokens}/${record.n}` +
+    (events === undefined ? "" : `; store events: ${JSON.stringify(events)}`) +
+    (phases === undefined
+      ? ""
+      : `; claim at ${Math.round(phases.claimMs)} ms, g+1 stored at ${Math.round(phases.storedMs)} ms`) +
+    (record.failures > 0 ? `; ${record.failures} FAILED: ${result.failures[0]}` : "")
+  );
+};
+
 /** One barrier round of `n` processes over `store` (or over the file `home`); returns its record. */
 const barrierRound = async ({ server, bundle, n, store, home, log }) => {
   const judge = tokenJudge(server);
@@ -147,35 +182,17 @@ const barrierRound = async ({ server, bundle, n, store, home, log }) => {
   });
   const counters = counterDelta(before, server.counters());
   const appended = store === undefined ? undefined : (await store.events()).slice(eventsBefore);
-  const events = appended === undefined ? undefined : counts(appended);
-  const phases = appended === undefined ? undefined : phasesOf(appended, result.startEpochMs);
-  const verdicts = await judge.verdicts();
-  const valid = result.tokens.filter((token) => verdicts.get(token) === true).length;
-  const record = {
+  const record = await recordOf({
     store: store === undefined ? "file" : "postgres",
     mode: "barrier",
     machines: store?.machines ?? 1,
     n,
-    timeToAllMs: round(result.afterAllStartedMs, 1),
-    spreadMs: round(result.spreadMs, 1),
+    result,
     counters,
-    events,
-    phases,
-    validTokens: valid,
-    distinctTokens: new Set(result.tokens.filter((t) => t !== undefined)).size,
-    failures: result.failures.length,
-    cpuMsPerProcess: result.cpuMs.length === 0 ? undefined : round(median(result.cpuMs), 1),
-  };
-  log(
-    `  ${record.store.padEnd(8)} barrier ${String(record.machines).padStart(1)} machine(s) N=${String(n).padStart(2)}: ` +
-      `last token ${Math.round(record.timeToAllMs)} ms after GO (spread ${Math.round(record.spreadMs)} ms); ` +
-      `server: ${counters.refreshGrants} refresh, ${counters.reuseErrors} reuse errors; valid ${valid}/${n}` +
-      (events === undefined ? "" : `; store events: ${JSON.stringify(events)}`) +
-      (phases === undefined
-        ? ""
-        : `; claim at ${Math.round(phases.claimMs)} ms, g+1 stored at ${Math.round(phases.storedMs)} ms`) +
-      (record.failures > 0 ? `; ${record.failures} FAILED: ${result.failures[0]}` : ""),
-  );
+    appended,
+    judge,
+  });
+  log(describe(record, result));
   return record;
 };
 
@@ -201,34 +218,18 @@ const warmRounds = async ({ server, bundle, n, store, reps, log }) => {
       afterRound: async (r, result) => {
         const counters = counterDelta(before, server.counters());
         const appended = (await store.events()).slice(eventsBefore);
-        const events = counts(appended);
-        const phases = phasesOf(appended, result.startEpochMs);
-        const verdicts = await judge.verdicts();
-        const valid = result.tokens.filter((token) => verdicts.get(token) === true).length;
-        if (r < WARMUP_ROUNDS) return;
-        const record = {
+        const record = await recordOf({
           store: "postgres",
           mode: "warm",
           machines: store.machines,
           n,
-          timeToAllMs: round(result.afterAllStartedMs, 1),
-          spreadMs: round(result.spreadMs, 1),
+          result,
           counters,
-          events,
-          phases,
-          validTokens: valid,
-          distinctTokens: new Set(result.tokens).size,
-          failures: result.failures.length,
-          cpuMsPerProcess: round(median(result.cpuMs), 1),
-        };
-        log(
-          `  postgres warm    ${store.machines} machine(s) N=${String(n).padStart(2)}: last token ${Math.round(record.timeToAllMs)} ms ` +
-            `after GO (spread ${Math.round(record.spreadMs)} ms); server: ${counters.refreshGrants} refresh, ` +
-            `${counters.reuseErrors} reuse errors; valid ${valid}/${n}; store events: ${JSON.stringify(events)}` +
-            (phases === undefined
-              ? ""
-              : `; claim at ${Math.round(phases.claimMs)} ms, g+1 stored at ${Math.round(phases.storedMs)} ms`),
-        );
+          appended,
+          judge,
+        });
+        if (r < WARMUP_ROUNDS) return;
+        log(describe(record, result));
         records.push(record);
       },
     },
