@@ -54,11 +54,27 @@ const herd = async (server: string, count: number, token: string): Promise<Reado
   );
 };
 
-/** Sleeps until shortly before the brokers' timers refresh (expiry − 1.5 s threshold − 0.6 s lead − jitter). */
-const untilRotationDue = async () => {
+/**
+ * Sleeps until shortly before the brokers' timers refresh (expiry − 1.5 s threshold − 0.6 s lead − jitter); returns
+ * the generation that rotation will replace.
+ */
+const untilRotationDue = async (): Promise<number> => {
   const seen = await statusOn(admin);
   if (seen.expiresAt === null) throw new Error("the account has no expiry");
   await sleep(seen.expiresAt - 1_500 - 600 - 400 - Date.now());
+  return seen.generation;
+};
+
+/**
+ * Waits until the store holds a generation past `generation`. A herd may be served the current token and finish
+ * before the timers fire; the next round must read the next expiry, not this one again.
+ */
+const untilRotatedPast = async (generation: number): Promise<void> => {
+  const deadline = Date.now() + (TTL_S + 4) * 1_000;
+  while ((await statusOn(admin)).generation <= generation) {
+    if (Date.now() > deadline) throw new Error(`generation ${generation} was not rotated within ${TTL_S + 4} s`);
+    await sleep(100);
+  }
 };
 
 describe.skipIf(unavailable !== undefined)(
@@ -112,12 +128,15 @@ describe.skipIf(unavailable !== undefined)(
     });
 
     it("two brokers while rotations are due - should lend every client a token and refresh once per rotation between them", async () => {
+      // Start just after a rotation, so that none is half done (claimed, not yet stored) when the counts are read.
+      await untilRotatedPast((await statusOn(admin)).generation);
       const before = server.counters();
       const replayBefore = await replayOn(admin);
       for (const round of [1, 2]) {
-        await untilRotationDue();
+        const due = await untilRotationDue();
         const results = (await Promise.all(brokers.map(({ broker }) => herd(broker.server, 16, clientToken)))).flat();
         expect(results.filter((r) => r.code !== 0).map((r) => `round ${round}: ${r.stderr}`)).toEqual([]);
+        await untilRotatedPast(due);
       }
       const after = server.counters();
       const replay = await replayOn(admin);
