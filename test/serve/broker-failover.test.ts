@@ -2,10 +2,15 @@
  * Thin clients of two brokers of one store (docs/serve.md, "High availability"): two real `baton serve` processes on
  * one logged-in home — A on a unix socket of its own, B on a loopback TCP port (`--insecure-loopback`) — and `baton`
  * processes with `BATON_SERVER="A,B"` in empty homes. While both are up A answers; once A is SIGKILLed the same
- * clients get the token from B with exit 0 — the `baton token` fast path, the full CLI and the facade alike — while a client of A
- * alone exits 4; with both gone, one exit-4 message names each broker and why it could not be reached.
+ * clients get the token from B with exit 0 — the `baton token` fast path, the full CLI and the facade alike — while a
+ * client of A alone exits 4. A broker address that never takes the connection is passed over after the 3 s connect
+ * timeout. With both gone, one exit-4 message names each broker and why it could not be reached.
  */
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { connect, type Socket } from "node:net";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { createBaton } from "@baton/adapters";
 import { type AuthorizationServer, startAuthorizationServer } from "@baton/devserver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -40,6 +45,47 @@ const storedAccessToken = async () => String((await readSecretRecord(account.hom
 const started = (broker: RunningBroker | undefined): RunningBroker => {
   if (broker === undefined) throw new Error("the broker did not start");
   return broker;
+};
+
+/**
+ * A TCP address that never takes a connection, as a host gone silent: a child Node process listens with a backlog of
+ * 1 and blocks its event loop, so it accepts nothing; once two connections fill the kernel's accept queue, Linux drops
+ * every further SYN and a client's connect hangs until its own timeout. The child ends by itself after a minute.
+ */
+const silentListener = async (): Promise<{ readonly server: string; readonly stop: () => Promise<void> }> => {
+  const child = spawn(
+    process.execPath,
+    [
+      "-e",
+      `const server = require("node:net").createServer();
+       server.listen({ host: "127.0.0.1", port: 0, backlog: 1 }, () => {
+         process.stdout.write(server.address().port + "\\n");
+         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60_000);
+         process.exit(0);
+       });`,
+    ],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const [line] = (await once(createInterface({ input: child.stdout }), "line")) as [string];
+  const port = Number(line);
+  const fillers = await Promise.all(
+    [1, 2].map(
+      () =>
+        new Promise<Socket>((resolve, reject) => {
+          const socket = connect({ host: "127.0.0.1", port }, () => resolve(socket));
+          socket.once("error", reject);
+        }),
+    ),
+  );
+  return {
+    server: `http://127.0.0.1:${port}`,
+    stop: async () => {
+      for (const socket of fillers) socket.destroy();
+      child.kill("SIGKILL");
+      await exited;
+    },
+  };
 };
 
 const kill = async (broker: RunningBroker) => {
@@ -86,6 +132,27 @@ describe("a thin client of two brokers on one store", () => {
     expect(alone.code).toBe(4);
     expect(alone.stdout).toBe("");
     expect(alone.stderr).toContain(`the broker at ${first.server} refused the connection`);
+  });
+
+  it("baton token with BATON_SERVER=X,B where X never takes the connection - should get the token from B after the 3 s connect timeout", async () => {
+    const second = started(b);
+    const silent = await silentListener();
+    try {
+      const expected = await storedAccessToken();
+      const startedAt = performance.now();
+      const moved = await thin(["token", REF], { server: `${silent.server},${second.server}`, token });
+      const elapsedMs = performance.now() - startedAt;
+      expect(moved).toMatchObject({ code: 0, stderr: "", stdout: `${expected}\n` });
+      expect(elapsedMs).toBeGreaterThanOrEqual(3_000);
+      expect(elapsedMs).toBeLessThan(15_000);
+
+      const alone = await thin(["token", REF], { server: silent.server, token });
+      expect(alone.code).toBe(4);
+      expect(alone.stdout).toBe("");
+      expect(alone.stderr).toContain(`the broker at ${silent.server} did not take the connection within 3 s`);
+    } finally {
+      await silent.stop();
+    }
   });
 
   it("baton token with BATON_SERVER=A,B - should exit 4 naming each broker and its reason when both are down", async () => {
