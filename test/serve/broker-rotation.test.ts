@@ -48,6 +48,15 @@ afterAll(async () => {
   await server?.stop();
 });
 
+/** Waits until the broker's store holds a generation past `generation` (its timer rotates 2–2.5 s before expiry). */
+const untilRotatedPast = async (generation: number): Promise<void> => {
+  const deadline = Date.now() + (TTL_S + 4) * 1_000;
+  while (Number((await readSecretRecord(account.home)).generation) <= generation) {
+    if (Date.now() > deadline) throw new Error(`generation ${generation} was not rotated within ${TTL_S + 4} s`);
+    await sleep(100);
+  }
+};
+
 const fingerprint = (token: string) => createHash("sha256").update(token).digest("hex").slice(0, 8);
 
 /** Asks the server whether `token` is active now (RFC 7662, with the test server's introspection client). */
@@ -81,6 +90,9 @@ it(`${CLIENTS} thin clients while a rotation is due - should all get a live toke
       );
       outputs.push(...results);
       expect(results.filter((r) => r.code !== 0).map((r) => `round ${round}: ${r.stderr}`)).toEqual([]);
+      // Clients served the current token may all finish before the timer stores the next generation: wait for it, so
+      // the next round reads the next expiry and the counts below are not taken mid-rotation.
+      await untilRotatedPast(Number(record.generation));
       const printed = new Set(results.map((r) => r.stdout.trim()));
       console.info(`[broker rotation] round ${round}: ${CLIENTS} clients got ${printed.size} distinct token(s)`);
       // Live, or merely past its own expiry since (this process, busy spawning, sees exits late): never revoked. The
