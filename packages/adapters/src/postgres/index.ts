@@ -22,6 +22,7 @@ export * as PostgresAdministration from "./administration.ts";
 export * as PostgresClaimStore from "./claims.ts";
 export * as PostgresClientRegistry from "./clients.ts";
 export * as PostgresEventStore from "./events.ts";
+export * as PostgresKeyRotation from "./key-rotation.ts";
 export * as PostgresLock from "./lock.ts";
 export * as PostgresRegistry from "./registry.ts";
 export * as PostgresSchema from "./schema.ts";

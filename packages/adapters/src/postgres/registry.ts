@@ -21,6 +21,7 @@ import {
   RegistryStore,
   type RegistryStoreShape,
 } from "../config/provider-registry.ts";
+import { ROTATED_SINCE, rotatedAway, storeKeyIdNow, whileStoreKeyIs } from "./schema.ts";
 import { open, REGISTRY_AAD, seal } from "./sealing.ts";
 import { PostgresStore, type PostgresStoreShape } from "./store.ts";
 
@@ -43,7 +44,9 @@ export const make = (store: PostgresStoreShape): RegistryStoreShape => {
     if (last !== undefined && row.key_id === store.key?.id && last.sealed.equals(row.sealed)) return last.config;
     if (store.key === undefined) return problem("no store key is set");
     if (row.key_id !== store.key.id) {
-      return problem(`it is sealed with key ${row.key_id}, not with the store key given (${store.key.id})`);
+      return problem(
+        `it is sealed with key ${row.key_id}, not with the store key given (${store.key.id}); ${ROTATED_SINCE}`,
+      );
     }
     const text = open(store.key, REGISTRY_AAD, row.sealed);
     if (text === undefined) return problem("it does not open with the store key: it was altered");
@@ -86,15 +89,18 @@ export const make = (store: PostgresStoreShape): RegistryStoreShape => {
           const updated =
             row === undefined
               ? await client.query(
-                  "INSERT INTO baton.registry (revision, key_id, sealed) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING",
+                  "INSERT INTO baton.registry (revision, key_id, sealed) " +
+                    `SELECT 1, $1, $2::bytea WHERE ${whileStoreKeyIs("$1")} ON CONFLICT (id) DO NOTHING`,
                   [key.id, sealed],
                 )
               : await client.query(
                   "UPDATE baton.registry SET revision = revision + 1, key_id = $1, sealed = $2, updated_at = now() " +
-                    "WHERE revision = $3",
+                    `WHERE revision = $3 AND ${whileStoreKeyIs("$1")}`,
                   [key.id, sealed, row.revision],
                 );
           if (updated.rowCount === 1) return true;
+          const storeKey = await storeKeyIdNow(client);
+          if (storeKey !== key.id) throw rotatedAway(store.where, key.id, storeKey);
           // A COMMIT whose answer was lost may have gone through: our bytes there mean it did.
           const now = await select(client, false);
           return now?.sealed.equals(sealed) === true;

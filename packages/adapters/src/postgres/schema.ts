@@ -6,10 +6,12 @@
  * transaction advisory lock (so processes starting together on a fresh database migrate it once, and a failure leaves
  * it as it was). `baton store init` applies them; so does the first use of the store, so a new version of baton
  * upgrades the schema by itself. A database whose schema is NEWER than this build knows is refused with a clear error
- * (upgrade baton), never written to. The key check (a value sealed with the first key used) refuses a wrong key
- * before anything is read, written or sent.
+ * (upgrade baton), never written to. The key check (a value sealed with the store key) refuses a wrong key before
+ * anything is read, written or sent; and since `baton store rotate-key` can change the store key under processes that
+ * checked it when they started, every write of a sealed record and every claim about to be presented is fenced on it
+ * ({@link whileStoreKeyIs}).
  */
-import { InvalidInput, Retryable } from "@baton/core";
+import { InvalidInput, Retryable, StoreFailure } from "@baton/core";
 import type pg from "pg";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.ts";
 import { open, type StoreKey, seal } from "./sealing.ts";
@@ -69,8 +71,40 @@ export const migrate = async (
   }
 };
 
-const KEY_CHECK_AAD = "baton:key-check:v1";
-const KEY_CHECK_TEXT = "baton store key check";
+export const KEY_CHECK_AAD = "baton:key-check:v1";
+export const KEY_CHECK_TEXT = "baton store key check";
+
+/**
+ * A condition true only while the store's key is the one whose id is the parameter `param`: a statement that writes
+ * a record sealed with a key, or marks a claim presenting, adds it, so a process still holding the key the store was
+ * rotated away from writes and sends nothing. (A rotation locks the tables it re-seals; a statement waiting on that
+ * lock takes its snapshot after it, so it sees the new key.)
+ */
+export const whileStoreKeyIs = (param: string): string =>
+  `EXISTS (SELECT 1 FROM baton.key_check WHERE key_id = ${param})`;
+
+/** The id of the store's key now (`undefined` before the first key check). */
+export const storeKeyIdNow = async (client: pg.Client): Promise<string | undefined> =>
+  (await client.query<{ key_id: string }>("SELECT key_id FROM baton.key_check")).rows[0]?.key_id;
+
+/**
+ * What a record sealed with another key than the one a process checked at its start means: writes are fenced on the
+ * store's key, so the store was rotated since.
+ */
+export const ROTATED_SINCE =
+  "the store's key was rotated after this process started (baton store rotate-key): restart it with the store's key";
+
+/**
+ * The failure of a process whose key the store was rotated away from after it started (a write or a claim refused by
+ * {@link whileStoreKeyIs}): nothing was written or sent; it must be restarted with the store's new key.
+ */
+export const rotatedAway = (where: string, ours: string, now: string | undefined): StoreFailure =>
+  new StoreFailure({
+    reason: "permission",
+    message:
+      `the key of the baton store at ${where} was rotated to key ${now ?? "(none)"} after this process started with ` +
+      `key ${ours}; nothing was written or sent: restart it with the store's key (BATON_STORE_KEY or BATON_STORE_KEY_FILE)`,
+  });
 
 /** The key check: sealed with the first key used on the store; a different key is refused, naming both. */
 export const checkKey = async (client: pg.Client, where: string, key: StoreKey): Promise<void> => {

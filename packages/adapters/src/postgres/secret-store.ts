@@ -32,6 +32,7 @@ import {
 import { Effect, Layer } from "effect";
 import type pg from "pg";
 import { encodeEvents, insertEvents, lockStream, storedEvents } from "./events.ts";
+import { ROTATED_SINCE, rotatedAway, whileStoreKeyIs } from "./schema.ts";
 import { secretAad as aadOf, open, type StoreKey, seal } from "./sealing.ts";
 import { type Statement, transactionInOneTrip } from "./session.ts";
 import { CHANGES_CHANNEL, PostgresStore, type PostgresStoreShape } from "./store.ts";
@@ -52,7 +53,10 @@ export const openSecret = (
   row: SecretRow,
 ): { readonly ok: Credentials } | { readonly problem: string; readonly otherKey?: true } => {
   if (row.key_id !== key.id) {
-    return { problem: `is sealed with key ${row.key_id}, not with the store key given (${key.id})`, otherKey: true };
+    return {
+      problem: `is sealed with key ${row.key_id}, not with the store key given (${key.id}); ${ROTATED_SINCE}`,
+      otherKey: true,
+    };
   }
   const plain = open(key, secretAad(account, row.generation), row.sealed);
   if (plain === undefined) return { problem: "does not open with the store key: it was altered or moved" };
@@ -124,10 +128,12 @@ export const make = (store: PostgresStoreShape): SecretStoreShape => {
   ): Promise<Outcome> => {
     const cas =
       expected === 0
-        ? "INSERT INTO baton.secrets (provider, account, generation, key_id, sealed) VALUES ($1, $2, $3, $4, $5) " +
+        ? "INSERT INTO baton.secrets (provider, account, generation, key_id, sealed) " +
+          `SELECT $1, $2, $3::bigint, $4, $5::bytea WHERE ${whileStoreKeyIs("$4")} ` +
           "ON CONFLICT (provider, account) DO NOTHING RETURNING generation"
         : "UPDATE baton.secrets SET generation = $3, key_id = $4, sealed = $5, updated_at = now() " +
-          "WHERE provider = $1 AND account = $2 AND generation = $6 AND $3 > generation RETURNING generation";
+          `WHERE provider = $1 AND account = $2 AND generation = $6 AND $3 > generation AND ${whileStoreKeyIs("$4")} ` +
+          "RETURNING generation";
     const values = [
       account.provider,
       account.account,
@@ -149,11 +155,14 @@ export const make = (store: PostgresStoreShape): SecretStoreShape => {
     ]);
     const written = results[statements.length - 1];
     if ((written?.rowCount ?? 0) === 0) {
-      const found = await client.query<{ generation: number }>(
-        "SELECT generation FROM baton.secrets WHERE provider = $1 AND account = $2",
+      const found = await client.query<{ generation: number; store_key: string | null }>(
+        "SELECT (SELECT generation FROM baton.secrets WHERE provider = $1 AND account = $2) AS generation, " +
+          "(SELECT key_id FROM baton.key_check) AS store_key",
         [account.provider, account.account],
       );
-      return { _tag: "conflict", found: found.rows[0]?.generation ?? 0 };
+      const row = found.rows[0];
+      if (row?.store_key !== keyId) throw rotatedAway(store.where, keyId, row?.store_key ?? undefined);
+      return { _tag: "conflict", found: row?.generation ?? 0 };
     }
     const stored = event === undefined ? undefined : storedEvents([event], written)[0];
     return stored === undefined ? { _tag: "written" } : { _tag: "written", event: stored };

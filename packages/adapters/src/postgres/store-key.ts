@@ -1,9 +1,9 @@
 /**
  * The store key as a host configures it: BATON_STORE_KEY (64 hex digits or base64) or a file named by
  * BATON_STORE_KEY_FILE (the same text; a trailing newline is ignored; not readable by others), with errors that name
- * the variable; a new random key and its key file (`baton store init --generate-key FILE`). Every sealed record
- * carries the id of the key that sealed it (sealing.ts), so a wrong key is named in the error and a future key
- * rotation can tell old records from new ones.
+ * the variable; a new random key and its key file (`baton store init --generate-key FILE`, `baton store rotate-key`).
+ * Every sealed record carries the id of the key that sealed it (sealing.ts), so a wrong key is named in the error and
+ * a key rotation (key-rotation.ts) can tell old records from new ones.
  */
 
 import { randomBytes } from "node:crypto";
@@ -21,6 +21,13 @@ export const parseStoreKey = (text: string, source: string): StoreKey | InvalidI
   invalid(
     `${source} is not a store key: expected 32 bytes as 64 hex digits or base64 (\`baton store init --generate-key FILE\` makes one)`,
   );
+
+/** The key in the file at `path` (read as BATON_STORE_KEY_FILE is); `source` names it in errors. */
+export const keyFromFile = (path: string, source: string): StoreKey | InvalidInput => {
+  const read = readKeyFile(path);
+  if ("problem" in read) return invalid(`${source} ${path} ${read.problem}`);
+  return parseStoreKey(read.text, `${source} ${path}`);
+};
 
 /** A new random key. */
 export const generateStoreKey = (): StoreKey => keyOf(randomBytes(KEY_BYTES));
@@ -47,7 +54,5 @@ export const keyFromEnvironment = (env: NodeJS.ProcessEnv): StoreKey | InvalidIn
   }
   if (inline !== undefined && inline !== "") return parseStoreKey(inline, "BATON_STORE_KEY");
   if (file === undefined || file === "") return undefined;
-  const read = readKeyFile(file);
-  if ("problem" in read) return invalid(`BATON_STORE_KEY_FILE ${file} ${read.problem}`);
-  return parseStoreKey(read.text, `BATON_STORE_KEY_FILE ${file}`);
+  return keyFromFile(file, "BATON_STORE_KEY_FILE");
 };

@@ -1,5 +1,5 @@
 /**
- * `baton store init | status`: the PostgreSQL store shared by many machines (BATON_STORE, docs/scale-out.md).
+ * `baton store init | status | rotate-key`: the PostgreSQL store shared by many machines (BATON_STORE, docs/scale-out.md).
  *
  * - `init [--generate-key FILE]` creates or migrates the schema (idempotent; the first use of the store does the same)
  *   and records the key check with the store key; `--generate-key FILE` first makes a new random key and writes it to
@@ -7,11 +7,16 @@
  * - `status [--json]` shows the server, the schema version against this baton's, whether the key given is the
  *   store's, the accounts with their current generations, and stuck claims — without opening a secret.
  *
- * Both run when the store is not ready (that is what they are for). Exit codes: 0; 2 no BATON_STORE, no or a wrong key,
- * a newer schema, a refused login, a key file that exists; 4 the server cannot be reached.
+ * - `rotate-key --to-key-file FILE | --generate-key FILE` re-seals every secret, the provider registry and the key
+ *   check from the store key given (BATON_STORE_KEY or BATON_STORE_KEY_FILE) to the new key, in one transaction,
+ *   once no refresh is in progress (adapters' postgres/key-rotation.ts says why nobody is logged out by it).
+ *
+ * They run when the store is not ready (that is what they are for). Exit codes: 0; 2 no BATON_STORE, no or a wrong key,
+ * a newer schema, a refused login, a key file that exists or cannot be read, a secret that does not open; 4 the server
+ * cannot be reached, or a refresh still in progress after 30 s.
  */
-import { NodeBaton, PostgresAdministration, PostgresStore, StoreKey } from "@baton/adapters";
-import { InvalidInput } from "@baton/core";
+import { NodeBaton, PostgresAdministration, PostgresKeyRotation, PostgresStore, StoreKey } from "@baton/adapters";
+import { InvalidInput, Retryable } from "@baton/core";
 import { Effect, Option } from "effect";
 import { Command, Flag } from "effect/cli";
 import { CliEnvironment } from "../composition.ts";
@@ -158,7 +163,81 @@ const status = Command.make("status", { json: jsonFlag }, ({ json }) =>
   ]),
 );
 
+/** `--generate-key FILE`: a new random key written to a new 0600 FILE (never overwriting one). */
+const generatedKeyFile = (path: string) =>
+  Effect.try({
+    try: () => {
+      const key = StoreKey.generateStoreKey();
+      StoreKey.writeKeyFile(path, key);
+      return key;
+    },
+    catch: (error) =>
+      new InvalidInput({
+        reason: "argument",
+        message: `--generate-key: cannot create ${path} (${typeof error === "object" && error !== null && "code" in error ? String(error.code) : "error"}); it must not exist yet`,
+      }),
+  });
+
+const rotateKey = Command.make(
+  "rotate-key",
+  {
+    toKeyFile: Flag.String("to-key-file").pipe(
+      Flag.withDescription("the new key, in a file written like BATON_STORE_KEY_FILE's (mode 0600)"),
+      Flag.optional,
+    ),
+    generateKey: Flag.String("generate-key").pipe(
+      Flag.withDescription("write a new random key to this new file (mode 0600) and rotate to it"),
+      Flag.optional,
+    ),
+    json: jsonFlag,
+  },
+  ({ toKeyFile, generateKey, json }) =>
+    Effect.gen(function* () {
+      const store = yield* sharedStore;
+      if (Option.isSome(toKeyFile) === Option.isSome(generateKey)) {
+        return yield* new InvalidInput({
+          reason: "argument",
+          message: "give the new key with --to-key-file FILE, or make one with --generate-key FILE (one of them)",
+        });
+      }
+      const keyFile = Option.isSome(toKeyFile) ? toKeyFile.value : Option.getOrThrow(generateKey);
+      const key = Option.isSome(toKeyFile)
+        ? StoreKey.keyFromFile(keyFile, "--to-key-file")
+        : yield* generatedKeyFile(keyFile);
+      if (key instanceof InvalidInput) return yield* key;
+      const rotated = yield* PostgresKeyRotation.rotateKey(store, key).pipe(
+        Effect.mapError((error) => {
+          if (Option.isNone(generateKey)) return error;
+          const message = `${error.message} (the new key stays in ${keyFile})`;
+          return error._tag === "InvalidInput"
+            ? new InvalidInput({ reason: error.reason, message })
+            : new Retryable({ account: error.account, reason: error.reason, message });
+        }),
+      );
+      const text = json
+        ? JSON.stringify({ version: 1, server: store.where, ...rotated, keyFile }, null, 2)
+        : rotated.unchanged
+          ? `the baton store at ${store.where} is sealed with key ${rotated.to} already: nothing to do`
+          : [
+              `the baton store at ${store.where} is sealed with key ${rotated.to} now (was ${rotated.from}): ` +
+                `${rotated.secrets} secret(s)${rotated.registry ? " and the provider registry" : ""} re-sealed`,
+              `set BATON_STORE_KEY_FILE=${keyFile} (or BATON_STORE_KEY) on every machine, and restart what still runs ` +
+                `with key ${rotated.from} (brokers, embedding hosts): until then they lend what they hold and refresh nothing`,
+            ].join("\n");
+      yield* Effect.sync(() => process.stdout.write(`${text}\n`));
+    }),
+).pipe(
+  Command.withDescription("Re-seal every secret of the shared store with a new key, in one transaction"),
+  Command.withExamples([
+    {
+      command: "baton store rotate-key --generate-key ~/.baton-store.next.key",
+      description: "a new key file, and the store sealed with it (BATON_STORE_KEY_FILE: the current key)",
+    },
+    { command: "baton store rotate-key --to-key-file /run/secrets/baton-store-key", description: "to a key you made" },
+  ]),
+);
+
 export const storeCommand = Command.make("store").pipe(
   Command.withDescription("The PostgreSQL store shared by many machines (BATON_STORE)"),
-  Command.withSubcommands([init, status]),
+  Command.withSubcommands([init, status, rotateKey]),
 );
