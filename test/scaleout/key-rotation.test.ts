@@ -2,12 +2,13 @@
  * Rotating the shared store's key (`baton store rotate-key`, docs/scale-out.md "Rotating the store key"), against a
  * real PostgreSQL 15 and oidc-provider with rotating refresh tokens and reuse detection:
  *
+ * - `store init --generate-key FILE` makes the store's first key in a new 0600 file;
  * - every sealed record (the key check, the provider registry, each secret) is re-sealed with the new key in one
  *   transaction; the new key reads the same token with no refresh, the old key is refused (exit 2) with nothing sent;
  *   running it again changes nothing;
- * - a broker still running with the old key lends what it holds and refreshes nothing once the store is rotated (its
- *   claim is refused before anything is sent, so it never holds a rotated token it could not store); restarted with
- *   the new key it refreshes once — no reuse, no revocation;
+ * - a broker still running with the old key refreshes nothing once the store is rotated (the record it reads is sealed
+ *   with a key it does not have, so it stops before anything is sent and never holds a rotated token it could not
+ *   store); restarted with the new key it refreshes once — no reuse, no revocation;
  * - a process that read the credentials with the old key just before the rotation has its claim refused before it is
  *   marked presenting, and its write refused: the fences on the store's key;
  * - a rotation asked for while a refresh is between its claim and its store waits for it: one refresh, stored and then
@@ -70,6 +71,16 @@ const keyIdOf = (file: string): string => {
   const key = StoreKey.keyFromFile(file, "the test's key file");
   if (key instanceof Error) throw key;
   return key.id;
+};
+
+/** What `server` saw since `before`: refreshes, reuse errors, revoked grants. */
+const since = (server: AuthorizationServer, before: ReturnType<AuthorizationServer["counters"]>) => {
+  const now = server.counters();
+  return {
+    refreshGrants: now.refreshGrants - before.refreshGrants,
+    reuseErrors: now.reuseErrors - before.reuseErrors,
+    grantsRevoked: now.grantsRevoked - before.grantsRevoked,
+  };
 };
 
 /** The key ids of every sealed record of `store`: the key check, the registry, each secret. */
@@ -168,6 +179,33 @@ describe.skipIf(unavailable !== undefined)(
       expect(await sealedWith(store)).toEqual(sealedAfterFirst);
     });
 
+    it("store init --generate-key on a new store - should write the key to a new 0600 file and seal the store with it; refuse an existing file or a key already set", async () => {
+      const store = await sharedStore(postgres, 1);
+      stores.push(store);
+      const [machine] = store.machines;
+      if (machine === undefined) throw new Error("one machine");
+      const file = join(keys, "init.key");
+      const noKey = { BATON_STORE_KEY: "" };
+      const initialized = await on(machine, ["store", "init", "--generate-key", file], noKey);
+      expect(initialized.code, initialized.stderr).toBe(0);
+      const id = keyIdOf(file);
+      expect(initialized.stdout).toContain(`its key is ${id}`);
+      expect(initialized.stdout).toContain(`set BATON_STORE_KEY_FILE=${file} on every machine`);
+      expect((await stat(file)).mode & 0o777).toBe(0o600);
+      expect(await sealedWith(store)).toEqual({ check: id });
+      const existing = await on(machine, ["store", "init", "--generate-key", file], noKey);
+      expect(existing.code).toBe(2);
+      expect(existing.stderr).toContain(`--generate-key: cannot create ${file} (EEXIST); it must not exist yet`);
+      const keySet = await on(
+        machine,
+        ["store", "init", "--generate-key", join(keys, "second.key")],
+        withKeyFile(file),
+      );
+      expect(keySet.code).toBe(2);
+      expect(keySet.stderr).toContain(`a store key is already set (key ${id})`);
+      expect(await sealedWith(store)).toEqual({ check: id });
+    });
+
     it("a broker still running with the old key - should refresh nothing once the store is rotated, and once restarted with the new key refresh once", async () => {
       const { machines } = await loggedInStore(short, 2);
       const [first, second] = machines;
@@ -203,12 +241,7 @@ describe.skipIf(unavailable !== undefined)(
         });
         const served = await thin(["token", REF], { server: broker.server, token: clientToken });
         expect(served.code, served.stderr).toBe(0);
-        const now = short.counters();
-        expect({
-          refreshGrants: now.refreshGrants - counters.refreshGrants,
-          reuseErrors: now.reuseErrors - counters.reuseErrors,
-          grantsRevoked: now.grantsRevoked - counters.grantsRevoked,
-        }).toEqual({ refreshGrants: 1, reuseErrors: 0, grantsRevoked: 0 });
+        expect(since(short, counters)).toEqual({ refreshGrants: 1, reuseErrors: 0, grantsRevoked: 0 });
       } finally {
         await stopBroker(broker);
       }
@@ -298,12 +331,7 @@ describe.skipIf(unavailable !== undefined)(
       // The stored generation refreshes with the new key: its refresh token was not presented before.
       const forced = await on(first, ["refresh", REF], withKeyFile(file));
       expect(forced.code, forced.stderr).toBe(0);
-      const now = steady.counters();
-      expect({
-        refreshGrants: now.refreshGrants - counters.refreshGrants,
-        reuseErrors: now.reuseErrors - counters.reuseErrors,
-        grantsRevoked: now.grantsRevoked - counters.grantsRevoked,
-      }).toEqual({ refreshGrants: 2, reuseErrors: 0, grantsRevoked: 0 });
+      expect(since(steady, counters)).toEqual({ refreshGrants: 2, reuseErrors: 0, grantsRevoked: 0 });
       expect((await replayOn(withNewKey)).anomalies).toEqual([]);
     });
   },

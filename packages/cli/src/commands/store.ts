@@ -36,6 +36,21 @@ const sharedStore = Effect.gen(function* () {
   return backend.store;
 });
 
+/** `--generate-key FILE`: a new random key written to a new 0600 FILE (never overwriting one). */
+const generatedKeyFile = (path: string) =>
+  Effect.try({
+    try: () => {
+      const key = StoreKey.generateStoreKey();
+      StoreKey.writeKeyFile(path, key);
+      return key;
+    },
+    catch: (error) =>
+      new InvalidInput({
+        reason: "argument",
+        message: `--generate-key: cannot create ${path} (${typeof error === "object" && error !== null && "code" in error ? String(error.code) : "error"}); it must not exist yet`,
+      }),
+  });
+
 const init = Command.make(
   "init",
   {
@@ -57,17 +72,8 @@ const init = Command.make(
             message: `--generate-key: a store key is already set (key ${store.key.id}); unset BATON_STORE_KEY and BATON_STORE_KEY_FILE to make a new one`,
           });
         }
-        const key = StoreKey.generateStoreKey();
-        const path = generateKey.value;
-        yield* Effect.try({
-          try: () => StoreKey.writeKeyFile(path, key),
-          catch: (error) =>
-            new InvalidInput({
-              reason: "argument",
-              message: `--generate-key: cannot create ${path} (${typeof error === "object" && error !== null && "code" in error ? String(error.code) : "error"}); it must not exist yet`,
-            }),
-        });
-        written = path;
+        const key = yield* generatedKeyFile(generateKey.value);
+        written = generateKey.value;
         target = PostgresStore.make(key, store.session);
       }
       const migrated = yield* PostgresAdministration.initialize(target);
@@ -162,21 +168,6 @@ const status = Command.make("status", { json: jsonFlag }, ({ json }) =>
     { command: "baton store status --json", description: "the same, machine-readable" },
   ]),
 );
-
-/** `--generate-key FILE`: a new random key written to a new 0600 FILE (never overwriting one). */
-const generatedKeyFile = (path: string) =>
-  Effect.try({
-    try: () => {
-      const key = StoreKey.generateStoreKey();
-      StoreKey.writeKeyFile(path, key);
-      return key;
-    },
-    catch: (error) =>
-      new InvalidInput({
-        reason: "argument",
-        message: `--generate-key: cannot create ${path} (${typeof error === "object" && error !== null && "code" in error ? String(error.code) : "error"}); it must not exist yet`,
-      }),
-  });
 
 const rotateKey = Command.make(
   "rotate-key",
