@@ -108,6 +108,7 @@ describe.skipIf(unavailable !== undefined)(
       const counters = steady.counters();
 
       const file = join(keys, "first.key");
+      const rotatingAt = Date.now();
       const rotated = await on(first, ["store", "rotate-key", "--generate-key", file]);
       expect(rotated.code, rotated.stderr).toBe(0);
       const newId = keyIdOf(file);
@@ -123,6 +124,13 @@ describe.skipIf(unavailable !== undefined)(
         [before.stdout.trim()],
       );
       expect(sealed).toEqual({ clear: false });
+
+      const status = await on(second, ["store", "status", "--json"], withKeyFile(file));
+      expect(status.code, status.stderr).toBe(0);
+      const report = JSON.parse(status.stdout) as { key: string; storeKeyId: string; storeKeySince: number };
+      expect(report).toMatchObject({ key: "ok", storeKeyId: newId });
+      expect(report.storeKeySince).toBeGreaterThanOrEqual(rotatingAt - 1_000);
+      expect(report.storeKeySince).toBeLessThanOrEqual(Date.now() + 1_000);
 
       // The new key on another machine: the same token, no refresh.
       const after = await on(second, ["token", REF], withKeyFile(file));

@@ -41,6 +41,8 @@ export interface StoreReport {
   readonly key: "ok" | "wrong" | "missing" | "unset";
   readonly keyId: string | null;
   readonly storeKeyId: string | null;
+  /** Since when the store is sealed with its key (its first use, or its last `rotate-key`), ms since the epoch. */
+  readonly storeKeySince: number | null;
   readonly accounts: ReadonlyArray<StoredAccount>;
   readonly stuckClaims: ReadonlyArray<StuckClaim>;
   /** Records moved to `baton.quarantine` (they did not open or decode). */
@@ -109,13 +111,17 @@ export const report = (store: PostgresStoreShape): Effect.Effect<StoreReport, In
             ...base,
             key: store.key === undefined ? "missing" : "unset",
             storeKeyId: null,
+            storeKeySince: null,
             accounts: [],
             stuckClaims: [],
             quarantined: 0,
           };
         }
-        const check = await client.query<{ key_id: string }>("SELECT key_id FROM baton.key_check");
+        const check = await client.query<{ key_id: string; since: number }>(
+          "SELECT key_id, (extract(epoch FROM created_at) * 1000)::float8 AS since FROM baton.key_check",
+        );
         const storeKeyId = check.rows[0]?.key_id ?? null;
+        const since = check.rows[0]?.since;
         const key =
           store.key === undefined
             ? "missing"
@@ -138,6 +144,7 @@ export const report = (store: PostgresStoreShape): Effect.Effect<StoreReport, In
           ...base,
           key,
           storeKeyId,
+          storeKeySince: since === undefined ? null : Math.round(since),
           accounts: accounts.rows.map((row) => ({
             account: `${row.provider}:${row.account}`,
             generation: row.generation,

@@ -115,7 +115,7 @@ const init = Command.make(
 const keyText = (report: PostgresAdministration.StoreReport): string => {
   switch (report.key) {
     case "ok":
-      return `key ${report.keyId} (the store's)`;
+      return `key ${report.keyId} (the store's${report.storeKeySince === null ? "" : `, since ${absoluteTime(report.storeKeySince)}`})`;
     case "missing":
       return "no store key given (set BATON_STORE_KEY or BATON_STORE_KEY_FILE)";
     case "unset":
