@@ -11,6 +11,8 @@
  *   store); restarted with the new key it refreshes once — no reuse, no revocation;
  * - a process that read the credentials with the old key just before the rotation has its claim refused before it is
  *   marked presenting, and its write refused: the fences on the store's key;
+ * - a rotation SIGKILLed inside its transaction (stalled by a trigger on its last statement) leaves every record as it
+ *   was, the old key working;
  * - a rotation asked for while a refresh is between its claim and its store waits for it: one refresh, stored and then
  *   re-sealed, nothing presented twice.
  */
@@ -185,6 +187,56 @@ describe.skipIf(unavailable !== undefined)(
       }
       expect(sealedAfterFirst).not.toEqual(sealedBefore);
       expect(await sealedWith(store)).toEqual(sealedAfterFirst);
+    });
+
+    it("store rotate-key SIGKILLed inside its transaction - should leave every record sealed with the old key, the old key working", async () => {
+      const { store, machines } = await loggedInStore(steady, 2);
+      const [first, second] = machines;
+      if (first === undefined || second === undefined) throw new Error("two machines");
+      const before = await on(second, ["token", REF]);
+      expect(before.code, before.stderr).toBe(0);
+      const sealedBefore = await sealedWith(store);
+      const bytesBefore = await sql<{ sealed: Buffer }>(postgres, store.database, "SELECT sealed FROM baton.secrets");
+      // The fault: the key check's update (the rotation's last statement, after every secret and the registry were
+      // re-sealed) sleeps in the database, long enough to kill the rotating process there.
+      await sql(
+        postgres,
+        store.database,
+        "CREATE FUNCTION public.stall() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(2); RETURN NEW; END $$",
+      );
+      await sql(
+        postgres,
+        store.database,
+        "CREATE TRIGGER stall BEFORE UPDATE ON baton.key_check FOR EACH ROW EXECUTE FUNCTION public.stall()",
+      );
+      const file = join(keys, "killed.key");
+      const rotating = startBaton(["store", "rotate-key", "--generate-key", file], {
+        home: first.home,
+        env: first.env,
+        timeoutMs: 60_000,
+      });
+      const stalled =
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'UPDATE baton.key_check%' AND state = 'active'";
+      while ((await sql<{ n: number }>(postgres, store.database, stalled))[0]?.n !== 1) await sleep(20);
+      rotating.child.kill("SIGKILL");
+      expect((await rotating.done).signal).toBe("SIGKILL");
+      // The backend finds its client gone once the statement ends, and rolls the transaction back.
+      const open = "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'UPDATE baton.key_check%'";
+      while ((await sql<{ n: number }>(postgres, store.database, open))[0]?.n !== 0) await sleep(50);
+      await sql(postgres, store.database, "DROP TRIGGER stall ON baton.key_check");
+
+      expect(await sealedWith(store)).toEqual(sealedBefore);
+      const bytesAfter = await sql<{ sealed: Buffer }>(postgres, store.database, "SELECT sealed FROM baton.secrets");
+      expect(bytesAfter.map((row) => row.sealed.toString("hex"))).toEqual(
+        bytesBefore.map((row) => row.sealed.toString("hex")),
+      );
+      expect(await on(second, ["token", REF])).toMatchObject({ code: 0, stdout: before.stdout });
+      const withNew = await on(second, ["token", REF], withKeyFile(file));
+      expect(withNew.code).toBe(2);
+      // And the rotation, asked again, goes through.
+      const again = await on(first, ["store", "rotate-key", "--to-key-file", file]);
+      expect(again.code, again.stderr).toBe(0);
+      expect(await on(second, ["token", REF], withKeyFile(file))).toMatchObject({ code: 0, stdout: before.stdout });
     });
 
     it("store init --generate-key on a new store - should write the key to a new 0600 file and seal the store with it; refuse an existing file or a key already set", async () => {
