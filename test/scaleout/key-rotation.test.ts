@@ -27,6 +27,7 @@ import { type RunningBroker, startBroker, stopBroker, thin } from "../serve/brok
 import { REF, sleep } from "../support/account.ts";
 import { startBaton } from "../support/baton-cli.ts";
 import { type PostgresServer, postgresUnavailableReason, startPostgres } from "../support/postgres.ts";
+import { countsSince } from "../support/server-counts.ts";
 import { loginOn, type Machine, on, replayOn, type SharedStore, sharedStore, sql, statusOn } from "./support.ts";
 
 const unavailable = postgresUnavailableReason();
@@ -73,16 +74,6 @@ const keyIdOf = (file: string): string => {
   const key = StoreKey.keyFromFile(file, "the test's key file");
   if (key instanceof Error) throw key;
   return key.id;
-};
-
-/** What `server` saw since `before`: refreshes, reuse errors, revoked grants. */
-const since = (server: AuthorizationServer, before: ReturnType<AuthorizationServer["counters"]>) => {
-  const now = server.counters();
-  return {
-    refreshGrants: now.refreshGrants - before.refreshGrants,
-    reuseErrors: now.reuseErrors - before.reuseErrors,
-    grantsRevoked: now.grantsRevoked - before.grantsRevoked,
-  };
 };
 
 /** The key ids of every sealed record of `store`: the key check, the registry, each secret. */
@@ -301,7 +292,7 @@ describe.skipIf(unavailable !== undefined)(
         });
         const served = await thin(["token", REF], { server: broker.server, token: clientToken });
         expect(served.code, served.stderr).toBe(0);
-        expect(since(short, counters)).toEqual({ refreshGrants: 1, reuseErrors: 0, grantsRevoked: 0 });
+        expect(countsSince(short, counters)).toEqual({ refreshGrants: 1, reuseErrors: 0, grantsRevoked: 0 });
       } finally {
         await stopBroker(broker);
       }
@@ -391,7 +382,7 @@ describe.skipIf(unavailable !== undefined)(
       // The stored generation refreshes with the new key: its refresh token was not presented before.
       const forced = await on(first, ["refresh", REF], withKeyFile(file));
       expect(forced.code, forced.stderr).toBe(0);
-      expect(since(steady, counters)).toEqual({ refreshGrants: 2, reuseErrors: 0, grantsRevoked: 0 });
+      expect(countsSince(steady, counters)).toEqual({ refreshGrants: 2, reuseErrors: 0, grantsRevoked: 0 });
       expect((await replayOn(withNewKey)).anomalies).toEqual([]);
     });
   },

@@ -17,6 +17,7 @@ import {
   status,
 } from "../support/account.ts";
 import { startBaton } from "../support/baton-cli.ts";
+import { countsSince } from "../support/server-counts.ts";
 import { emptyHome, type RunningBroker, startBroker, stopBroker, thin } from "./broker-support.ts";
 
 const SHORT_TTL_S = 4;
@@ -145,12 +146,7 @@ describe("the broker killed or stopped during a refresh", () => {
   const refreshesDuring = async (body: () => Promise<void>) => {
     const before = shortServer.counters();
     await body();
-    const after = shortServer.counters();
-    return {
-      refreshGrants: after.refreshGrants - before.refreshGrants,
-      reuseErrors: after.reuseErrors - before.reuseErrors,
-      grantsRevoked: after.grantsRevoked - before.grantsRevoked,
-    };
+    return countsSince(shortServer, before);
   };
 
   /**
