@@ -159,7 +159,7 @@ describe.skipIf(unavailable !== undefined)(
       expect(steady.counters().refreshGrants - counters.refreshGrants).toBe(0);
     });
 
-    it("store rotate-key with bad input - should exit 2 naming the problem and change nothing", async () => {
+    it("store rotate-key with bad input or a corrupted store - should exit 2 naming the problem and change nothing", async () => {
       const { store, machines } = await loggedInStore(steady, 1);
       const [first] = machines;
       if (first === undefined) throw new Error("one machine");
@@ -178,6 +178,34 @@ describe.skipIf(unavailable !== undefined)(
       }
       expect(sealedAfterFirst).not.toEqual(sealedBefore);
       expect(await sealedWith(store)).toEqual(sealedAfterFirst);
+
+      // A current key that is not the store's.
+      const stranger = join(keys, "stranger.key");
+      StoreKey.writeKeyFile(stranger, StoreKey.generateStoreKey());
+      const next = join(keys, "next.key");
+      StoreKey.writeKeyFile(next, StoreKey.generateStoreKey());
+      const wrong = await on(first, ["store", "rotate-key", "--to-key-file", next], withKeyFile(stranger));
+      expect(wrong.code).toBe(2);
+      expect(wrong.stderr).toContain(
+        `the key given (key ${keyIdOf(stranger)}) is not the key of the baton store at ${store.url} (key ${keyIdOf(exists)})`,
+      );
+      // A corrupted secret: named, and nothing rotated (the registry is not re-sealed either).
+      const bytes = await sql<{ sealed: Buffer }>(postgres, store.database, "SELECT sealed FROM baton.secrets");
+      await sql(postgres, store.database, "UPDATE baton.secrets SET sealed = sealed || '\\x00'::bytea");
+      const corrupt = await on(first, ["store", "rotate-key", "--to-key-file", next], withKeyFile(exists));
+      expect(corrupt.code).toBe(2);
+      expect(corrupt.stderr).toContain(
+        `the secret of demo:you (generation 1, key ${keyIdOf(exists)}) does not open with key ${keyIdOf(exists)}; nothing was rotated`,
+      );
+      expect(await sealedWith(store)).toEqual(sealedAfterFirst);
+      await sql(postgres, store.database, "UPDATE baton.secrets SET sealed = $1", [bytes[0]?.sealed]);
+      const repaired = await on(first, ["store", "rotate-key", "--to-key-file", next], withKeyFile(exists));
+      expect(repaired.code, repaired.stderr).toBe(0);
+      expect(await sealedWith(store)).toEqual({
+        check: keyIdOf(next),
+        registry: keyIdOf(next),
+        "demo:you": keyIdOf(next),
+      });
     });
 
     it("store rotate-key SIGKILLed inside its transaction - should leave every record sealed with the old key, the old key working", async () => {
