@@ -13,6 +13,8 @@
  *   marked presenting, and its write refused: the fences on the store's key;
  * - a rotation SIGKILLed inside its transaction (stalled by a trigger on its last statement) leaves every record as it
  *   was, the old key working;
+ * - a rotation waits 30 s for a refresh that hangs between its claim and its store, and 10 s for another transaction
+ *   holding the tables, then exits 4 naming why, with nothing changed;
  * - a rotation asked for while a refresh is between its claim and its store waits for it: one refresh, stored and then
  *   re-sealed, nothing presented twice.
  */
@@ -22,6 +24,7 @@ import { join } from "node:path";
 import { PostgresClaimStore, PostgresSecretStore, PostgresSession, PostgresStore, StoreKey } from "@baton/adapters";
 import { type AuthorizationServer, startAuthorizationServer } from "@baton/devserver";
 import { Effect } from "effect";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningBroker, startBroker, stopBroker, thin } from "../serve/broker-support.ts";
 import { REF, sleep } from "../support/account.ts";
@@ -256,6 +259,67 @@ describe.skipIf(unavailable !== undefined)(
       const again = await on(first, ["store", "rotate-key", "--to-key-file", file]);
       expect(again.code, again.stderr).toBe(0);
       expect(await on(second, ["token", REF], withKeyFile(file))).toMatchObject({ code: 0, stdout: before.stdout });
+    });
+
+    it("store rotate-key while a refresh hangs, or a transaction holds the tables - should exit 4 after its wait, naming why, and change nothing", async () => {
+      const { store, machines } = await loggedInStore(steady, 2);
+      const [first, second] = machines;
+      if (first === undefined || second === undefined) throw new Error("two machines");
+      const sealedBefore = await sealedWith(store);
+      const next = join(keys, "waited.key");
+      StoreKey.writeKeyFile(next, StoreKey.generateStoreKey());
+
+      // Another transaction holding a write lock on the claims table: the rotation gives up after 10 s.
+      const holder = new pg.Client({
+        host: postgres.socketDir,
+        port: postgres.port,
+        user: "postgres",
+        database: store.database,
+      });
+      await holder.connect();
+      try {
+        await holder.query("BEGIN");
+        await holder.query("LOCK TABLE baton.claims IN ROW EXCLUSIVE MODE");
+        const locked = await on(first, ["store", "rotate-key", "--to-key-file", next]);
+        expect(locked.code).toBe(4);
+        expect(locked.stderr).toContain(
+          "stayed locked by another transaction for 10 s; nothing was rotated: try again",
+        );
+        await holder.query("ROLLBACK");
+      } finally {
+        await holder.end();
+      }
+      // A refresh that claimed and hangs before sending: its claimant is alive, so the rotation waits 30 s for it.
+      let announced = "";
+      const hanging = startBaton(["refresh", REF], {
+        home: second.home,
+        env: { ...second.env, BATON_TEST_HOOK: "presenting:hang" },
+        timeoutMs: 90_000,
+        onStderr: (text) => {
+          announced += text;
+        },
+      });
+      try {
+        while (!announced.includes("BATON_HOOK presenting\n")) await sleep(20);
+        const waited = await on(first, ["store", "rotate-key", "--to-key-file", next]);
+        expect(waited.code).toBe(4);
+        expect(waited.stderr).toContain(
+          `a refresh is still in progress after 30 s in the baton store at ${store.url} ` +
+            `(demo:you generation 1 by pid ${hanging.child.pid} on machine-1); nothing was rotated: try again`,
+        );
+        expect(await sealedWith(store)).toEqual(sealedBefore);
+      } finally {
+        hanging.child.kill("SIGKILL");
+        await hanging.done;
+      }
+
+      expect(await sealedWith(store)).toEqual(sealedBefore);
+      // The claimant killed after marking its claim presenting counts as reconnecting for 5 s from when the rotation
+      // first finds it gone (it could still store an answer), then as gone: the rotation waits that out, then goes.
+      const startedAt = performance.now();
+      const rotated = await on(first, ["store", "rotate-key", "--to-key-file", next]);
+      expect(rotated.code, rotated.stderr).toBe(0);
+      expect(performance.now() - startedAt).toBeGreaterThan(4_500);
     });
 
     it("store init --generate-key on a new store - should write the key to a new 0600 file and seal the store with it; refuse an existing file or a key already set", async () => {

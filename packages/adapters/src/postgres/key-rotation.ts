@@ -5,10 +5,11 @@
  *
  * Why it cannot log anyone out (I1, I2): the transaction locks the tables it re-seals and the claims table (EXCLUSIVE:
  * readers go on, writers wait), and goes ahead only when no claim is open with a live claimant — no refresh is between
- * its claim and its store. Every later write of a sealed record and every claim about to be presented is fenced on
- * the store's key (schema.ts, `whileStoreKeyIs`): a process still running with the old key (a broker, an embedding
- * host) has its next claim refused before anything is sent, so it never holds a rotated token it could not store. It
- * must be restarted with the new key; until then it may lend the token it holds, which the rotation did not change.
+ * its claim and its store. A presented claim whose claimant lost its connection counts as live for the same grace as
+ * in claims.ts: it may be reconnecting to store its answer. Every later write of a sealed record and every claim about
+ * to be presented is fenced on the store's key (schema.ts, `whileStoreKeyIs`): a process still running with the old
+ * key (a broker, an embedding host) is stopped before anything is sent — by its read of a record sealed with the new
+ * key, or by its claim — so it never holds a rotated token it could not store. It must be restarted with the new key.
  *
  * Nothing is re-issued: every secret keeps its generation, tokens and AAD (account and generation), only its key id
  * and sealed bytes change. Rows that do not open with the store's key are not touched and stop the rotation, named.
@@ -16,9 +17,10 @@
 import { InvalidInput, Retryable } from "@baton/core";
 import { Effect } from "effect";
 import type pg from "pg";
-import { presenceHeld } from "./presence.ts";
+import { PRESENCE_GRACE_MS, presenceHeld } from "./presence.ts";
 import { KEY_CHECK_AAD, KEY_CHECK_TEXT, newerSchema, readinessError, SCHEMA_VERSION, schemaVersion } from "./schema.ts";
 import { open, REGISTRY_AAD, type StoreKey, seal, secretAad } from "./sealing.ts";
+import { transactionInOneTrip } from "./session.ts";
 import type { PostgresStoreShape } from "./store.ts";
 
 export interface KeyRotation {
@@ -47,6 +49,9 @@ interface OpenClaim {
 const WAIT_FOR_REFRESHES_MS = 30_000;
 const RETRY_EVERY_MS = 200;
 
+/** How long a rotation waits for a statement in flight on its tables (a process storing its refresh) to finish. */
+const LOCK_TIMEOUT = "SET LOCAL lock_timeout = '10s'";
+
 /** SQLSTATE 55P03: `lock_timeout` passed. */
 const LOCK_NOT_AVAILABLE = "55P03";
 
@@ -65,21 +70,37 @@ class RefreshInProgress {
   }
 }
 
+/**
+ * The claims of refreshes that may still store what they are presenting: not released, not superseded by a stored
+ * generation, and their claimant alive as claims.ts judges it — its presence held, or, once presented, its presence
+ * lost less than {@link PRESENCE_GRACE_MS} ago (it may be reconnecting to store its answer).
+ */
 const OPEN_CLAIMS =
   "SELECT c.provider, c.account, c.generation, c.host, c.pid FROM baton.claims c " +
   "LEFT JOIN baton.secrets s ON s.provider = c.provider AND s.account = c.account " +
-  `WHERE c.released IS NULL AND (s.generation IS NULL OR s.generation <= c.generation) AND ${presenceHeld("c.presence")} ` +
+  "WHERE c.released IS NULL AND (s.generation IS NULL OR s.generation <= c.generation) " +
+  `AND (${presenceHeld("c.presence")} OR ((c.presenting OR c.rotated) AND NOT (c.presence_lost_at IS NOT NULL ` +
+  "AND c.presence_lost_at <= now() - make_interval(secs => $1::float8 / 1000)))) " +
   "ORDER BY c.provider, c.account";
+
+/**
+ * Judges presented claims whose claimant's presence is not held, as claims.ts does: the first judge records when
+ * (on the database's clock), and the claimant counts as gone {@link PRESENCE_GRACE_MS} later unless it reconnects.
+ * Outside the rotation's transaction, so the record stays when the rotation waits.
+ */
+const JUDGE_LOST_PRESENCES =
+  "UPDATE baton.claims c SET presence_lost_at = now() WHERE c.released IS NULL AND (c.presenting OR c.rotated) " +
+  `AND c.presence_lost_at IS NULL AND NOT ${presenceHeld("c.presence")}`;
 
 /** One attempt, in one transaction: re-seals everything, or throws (nothing changed). */
 const rotateOnce = async (client: pg.Client, where: string, from: StoreKey, to: StoreKey): Promise<KeyRotation> => {
   const version = await schemaVersion(client);
   if (version === 0) throw invalid(`there is no baton store at ${where} yet: run \`baton store init\``);
   if (version > SCHEMA_VERSION) throw newerSchema(where, version);
+  await transactionInOneTrip(client, [[LOCK_TIMEOUT], [JUDGE_LOST_PRESENCES]]);
   await client.query("BEGIN");
   try {
-    // Waits at most this long for a statement in flight on these tables (a process storing its refresh) to finish.
-    await client.query("SET LOCAL lock_timeout = '10s'");
+    await client.query(LOCK_TIMEOUT);
     await client.query("LOCK TABLE baton.key_check, baton.registry, baton.secrets, baton.claims IN EXCLUSIVE MODE");
     const check = (await client.query<{ key_id: string; sealed: Buffer }>("SELECT key_id, sealed FROM baton.key_check"))
       .rows[0];
@@ -107,7 +128,7 @@ const rotateOnce = async (client: pg.Client, where: string, from: StoreKey, to: 
     if (open(from, KEY_CHECK_AAD, check.sealed)?.toString("utf8") !== KEY_CHECK_TEXT) {
       throw invalid(`the key check of the baton store at ${where} does not open with key ${from.id}: it was altered`);
     }
-    const inProgress = await client.query<OpenClaim>(OPEN_CLAIMS);
+    const inProgress = await client.query<OpenClaim>(OPEN_CLAIMS, [PRESENCE_GRACE_MS]);
     if (inProgress.rows.length > 0) throw new RefreshInProgress(inProgress.rows);
 
     for (const row of secrets.rows) {
