@@ -18,8 +18,9 @@
  * `markPresenting` is fenced: in a transaction under the same lock, it marks the attempt presenting only while no
  * later attempt exists on *g* and the claim was not released — so a claimant judged gone can never send after another
  * process took the next attempt — and only while the store's key is still the one this process has (a key rotation,
- * key-rotation.ts, leaves a process with the old key nothing to send that it could not store). A transaction whose COMMIT answer was lost is settled on the new connection: an
- * acquired claim is recognized by its presence key, the markers are idempotent updates.
+ * key-rotation.ts, leaves a process with the old key nothing to send that it could not store). A transaction whose
+ * COMMIT answer was lost is settled on the new connection: an acquired claim is recognized by its presence key, the
+ * markers are idempotent updates.
  *
  * Nothing here reads a clock of another machine: `claimant.at` (the claimant's clock) is shown to people only.
  */
@@ -38,7 +39,7 @@ import {
 import { Effect, Layer, type Scope } from "effect";
 import type pg from "pg";
 import { PRESENCE_GRACE_MS, presenceHeld, presenceOf } from "./presence.ts";
-import { rotatedAway, whileStoreKeyIs } from "./schema.ts";
+import { refuseIfRotated, whileStoreKeyIs } from "./schema.ts";
 import { pipelined, type Statement, transactionInOneTrip } from "./session.ts";
 import { CHANGES_CHANNEL, CLAIM_DECISION_SPACE, PostgresStore, type PostgresStoreShape } from "./store.ts";
 
@@ -231,7 +232,7 @@ export const make = (store: PostgresStoreShape): ClaimStoreShape => {
     store
       .query("mark a claim presenting", async (client) => {
         const ours = store.key?.id ?? "";
-        const [, marked, check] = await transactionInOneTrip(client, [
+        const [, marked] = await transactionInOneTrip(client, [
           lockDecision(account, generation),
           [
             "UPDATE baton.claims SET presenting = true WHERE provider = $1 AND account = $2 AND generation = $3 " +
@@ -240,12 +241,10 @@ export const make = (store: PostgresStoreShape): ClaimStoreShape => {
               `AND ${whileStoreKeyIs("$5")}`,
             [account.provider, account.account, generation, attempt, ours],
           ],
-          ["SELECT key_id FROM baton.key_check"],
         ]);
         if (marked?.rowCount === 1) return true;
         // Not ours to present: the store's key was rotated under this process, or another process took the attempt.
-        const now = (check?.rows[0] as { key_id?: string } | undefined)?.key_id;
-        if (now !== ours) throw rotatedAway(store.where, ours, now);
+        await refuseIfRotated(client, store.where, ours);
         return false;
       })
       .pipe(

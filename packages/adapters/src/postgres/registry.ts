@@ -21,7 +21,7 @@ import {
   RegistryStore,
   type RegistryStoreShape,
 } from "../config/provider-registry.ts";
-import { ROTATED_SINCE, rotatedAway, storeKeyIdNow, whileStoreKeyIs } from "./schema.ts";
+import { ROTATED_SINCE, refuseIfRotated, whileStoreKeyIs } from "./schema.ts";
 import { open, REGISTRY_AAD, seal } from "./sealing.ts";
 import { PostgresStore, type PostgresStoreShape } from "./store.ts";
 
@@ -99,8 +99,7 @@ export const make = (store: PostgresStoreShape): RegistryStoreShape => {
                   [key.id, sealed, row.revision],
                 );
           if (updated.rowCount === 1) return true;
-          const storeKey = await storeKeyIdNow(client);
-          if (storeKey !== key.id) throw rotatedAway(store.where, key.id, storeKey);
+          await refuseIfRotated(client, store.where, key.id);
           // A COMMIT whose answer was lost may have gone through: our bytes there mean it did.
           const now = await select(client, false);
           return now?.sealed.equals(sealed) === true;

@@ -83,10 +83,6 @@ export const KEY_CHECK_TEXT = "baton store key check";
 export const whileStoreKeyIs = (param: string): string =>
   `EXISTS (SELECT 1 FROM baton.key_check WHERE key_id = ${param})`;
 
-/** The id of the store's key now (`undefined` before the first key check). */
-export const storeKeyIdNow = async (client: pg.Client): Promise<string | undefined> =>
-  (await client.query<{ key_id: string }>("SELECT key_id FROM baton.key_check")).rows[0]?.key_id;
-
 /**
  * What a record sealed with another key than the one a process checked at its start means: writes are fenced on the
  * store's key, so the store was rotated since.
@@ -98,13 +94,22 @@ export const ROTATED_SINCE =
  * The failure of a process whose key the store was rotated away from after it started (a write or a claim refused by
  * {@link whileStoreKeyIs}): nothing was written or sent; it must be restarted with the store's new key.
  */
-export const rotatedAway = (where: string, ours: string, now: string | undefined): StoreFailure =>
+const rotatedAway = (where: string, ours: string, now: string | undefined): StoreFailure =>
   new StoreFailure({
     reason: "permission",
     message:
       `the key of the baton store at ${where} was rotated to key ${now ?? "(none)"} after this process started with ` +
       `key ${ours}; nothing was written or sent: restart it with the store's key (BATON_STORE_KEY or BATON_STORE_KEY_FILE)`,
   });
+
+/**
+ * After a statement fenced by {@link whileStoreKeyIs} changed nothing: fails with {@link rotatedAway} when the store's
+ * key is no longer `ours`, so the caller goes on to its own reasons (a conflict, a lost claim) only when it still is.
+ */
+export const refuseIfRotated = async (client: pg.Client, where: string, ours: string): Promise<void> => {
+  const now = (await client.query<{ key_id: string }>("SELECT key_id FROM baton.key_check")).rows[0]?.key_id;
+  if (now !== ours) throw rotatedAway(where, ours, now);
+};
 
 /** The key check: sealed with the first key used on the store; a different key is refused, naming both. */
 export const checkKey = async (client: pg.Client, where: string, key: StoreKey): Promise<void> => {

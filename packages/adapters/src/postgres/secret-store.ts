@@ -32,7 +32,7 @@ import {
 import { Effect, Layer } from "effect";
 import type pg from "pg";
 import { encodeEvents, insertEvents, lockStream, storedEvents } from "./events.ts";
-import { ROTATED_SINCE, rotatedAway, whileStoreKeyIs } from "./schema.ts";
+import { ROTATED_SINCE, refuseIfRotated, whileStoreKeyIs } from "./schema.ts";
 import { secretAad as aadOf, open, type StoreKey, seal } from "./sealing.ts";
 import { type Statement, transactionInOneTrip } from "./session.ts";
 import { CHANGES_CHANNEL, PostgresStore, type PostgresStoreShape } from "./store.ts";
@@ -155,14 +155,12 @@ export const make = (store: PostgresStoreShape): SecretStoreShape => {
     ]);
     const written = results[statements.length - 1];
     if ((written?.rowCount ?? 0) === 0) {
-      const found = await client.query<{ generation: number; store_key: string | null }>(
-        "SELECT (SELECT generation FROM baton.secrets WHERE provider = $1 AND account = $2) AS generation, " +
-          "(SELECT key_id FROM baton.key_check) AS store_key",
+      await refuseIfRotated(client, store.where, keyId);
+      const found = await client.query<{ generation: number }>(
+        "SELECT generation FROM baton.secrets WHERE provider = $1 AND account = $2",
         [account.provider, account.account],
       );
-      const row = found.rows[0];
-      if (row?.store_key !== keyId) throw rotatedAway(store.where, keyId, row?.store_key ?? undefined);
-      return { _tag: "conflict", found: row?.generation ?? 0 };
+      return { _tag: "conflict", found: found.rows[0]?.generation ?? 0 };
     }
     const stored = event === undefined ? undefined : storedEvents([event], written)[0];
     return stored === undefined ? { _tag: "written" } : { _tag: "written", event: stored };
