@@ -31,7 +31,17 @@ import { REF, sleep } from "../support/account.ts";
 import { startBaton } from "../support/baton-cli.ts";
 import { type PostgresServer, postgresUnavailableReason, startPostgres } from "../support/postgres.ts";
 import { countsSince } from "../support/server-counts.ts";
-import { loginOn, type Machine, on, replayOn, type SharedStore, sharedStore, sql, statusOn } from "./support.ts";
+import {
+  hookedOn,
+  loginOn,
+  type Machine,
+  on,
+  replayOn,
+  type SharedStore,
+  sharedStore,
+  sql,
+  statusOn,
+} from "./support.ts";
 
 const unavailable = postgresUnavailableReason();
 const TTL_S = 6;
@@ -290,17 +300,9 @@ describe.skipIf(unavailable !== undefined)(
         await holder.end();
       }
       // A refresh that claimed and hangs before sending: its claimant is alive, so the rotation waits 30 s for it.
-      let announced = "";
-      const hanging = startBaton(["refresh", REF], {
-        home: second.home,
-        env: { ...second.env, BATON_TEST_HOOK: "presenting:hang" },
-        timeoutMs: 90_000,
-        onStderr: (text) => {
-          announced += text;
-        },
-      });
+      const hanging = hookedOn(second, "presenting:hang", {}, ["refresh", REF]);
       try {
-        while (!announced.includes("BATON_HOOK presenting\n")) await sleep(20);
+        await hanging.reached;
         const waited = await on(first, ["store", "rotate-key", "--to-key-file", next]);
         expect(waited.code).toBe(4);
         expect(waited.stderr).toContain(
@@ -447,16 +449,8 @@ describe.skipIf(unavailable !== undefined)(
       const [first, second] = machines;
       if (first === undefined || second === undefined) throw new Error("two machines");
       const counters = steady.counters();
-      let announced = "";
-      const refreshing = startBaton(["refresh", REF], {
-        home: second.home,
-        env: { ...second.env, BATON_TEST_HOOK: "presenting:stall-ms:2500" },
-        timeoutMs: 60_000,
-        onStderr: (text) => {
-          announced += text;
-        },
-      });
-      while (!announced.includes("BATON_HOOK presenting\n")) await sleep(20);
+      const refreshing = hookedOn(second, "presenting:stall-ms:2500", {}, ["refresh", REF]);
+      await refreshing.reached;
 
       const file = join(keys, "during.key");
       const startedAt = performance.now();

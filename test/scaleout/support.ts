@@ -131,17 +131,22 @@ export const herdOn = async (machines: ReadonlyArray<Machine>, perMachine: numbe
   );
 
 /**
- * `baton token demo:you` on `machine` with `BATON_TEST_HOOK=<hook>` (the test-only build with protocol hooks);
- * `reached` resolves when it announces the hook's point on stderr.
+ * `baton token demo:you` (or `baton ARGS`) on `machine` with `BATON_TEST_HOOK=<hook>` (the test-only build with
+ * protocol hooks); `reached` resolves when it announces the hook's point on stderr.
  */
-export const hookedOn = (machine: Machine, hook: string, env: Readonly<Record<string, string>> = {}) => {
+export const hookedOn = (
+  machine: Machine,
+  hook: string,
+  env: Readonly<Record<string, string>> = {},
+  args: ReadonlyArray<string> = ["token", REF],
+) => {
   const point = hook.split(":")[0] ?? hook;
   let announced = "";
   let reach: () => void = () => undefined;
   const reached = new Promise<void>((resolve) => {
     reach = resolve;
   });
-  const started = startBaton(["token", REF], {
+  const started = startBaton(args, {
     home: machine.home,
     env: { ...machine.env, ...env, BATON_TEST_HOOK: hook },
     timeoutMs: 90_000,
